@@ -1,0 +1,34 @@
+#pragma once
+// Nothing half-written: an output is produced under a temporary folder beside the target and
+// moved into place by commit(). A writer that fails (or throws) leaves no file at the target.
+#include <string>
+#include <vector>
+
+namespace medsynth::io {
+
+class AtomicOutput {
+ public:
+  // Refuses (io::Error) when `final_path` exists and !force, or its folder does not exist.
+  AtomicOutput(const std::string& final_path, bool force);
+  ~AtomicOutput();  // removes the temporary folder unless committed
+  AtomicOutput(const AtomicOutput&) = delete;
+  AtomicOutput& operator=(const AtomicOutput&) = delete;
+
+  // Where the writer writes: same file name as the target, inside the temporary folder, so
+  // formats whose header names its data file (.mhd + .raw, .nhdr + .raw) stay consistent.
+  const std::string& temp_path() const { return temp_path_; }
+  const std::string& final_path() const { return final_path_; }
+
+  // fsyncs and renames every file of the temporary folder into the target folder: companion
+  // data files first, the named target last, so a reader never sees a header without its data.
+  void commit();
+
+ private:
+  std::string final_path_;
+  std::string temp_dir_;
+  std::string temp_path_;
+  bool force_;
+  bool committed_ = false;
+};
+
+}  // namespace medsynth::io

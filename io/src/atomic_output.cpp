@@ -1,0 +1,84 @@
+#include "medsynth/io/atomic_output.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <system_error>
+
+#include "medsynth/io/error.h"
+
+namespace fs = std::filesystem;
+
+namespace medsynth::io {
+namespace {
+
+void fsync_path(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::string random_suffix() {
+  std::random_device rd;
+  return std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000);
+}
+
+}  // namespace
+
+AtomicOutput::AtomicOutput(const std::string& final_path, bool force)
+    : final_path_(final_path), force_(force) {
+  const fs::path target(final_path);
+  if (target.filename().empty()) throw Error(final_path, "output path names a folder, not a file");
+  std::error_code ec;
+  if (fs::exists(target, ec) && !force) {
+    throw Error(final_path, "output exists (use --force to replace it)");
+  }
+  if (fs::is_directory(target, ec)) throw Error(final_path, "output path is an existing folder");
+  fs::path dir = target.parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, ec)) throw Error(final_path, "output folder does not exist");
+  fs::path tmp = dir / (".medsynth-tmp-" + random_suffix());
+  if (!fs::create_directory(tmp, ec) || ec) {
+    throw Error(final_path, "cannot create a temporary folder beside the output: " + ec.message(),
+                ExitCode::kRuntime);
+  }
+  temp_dir_ = tmp.string();
+  temp_path_ = (tmp / target.filename()).string();
+}
+
+AtomicOutput::~AtomicOutput() {
+  std::error_code ec;
+  if (!temp_dir_.empty()) fs::remove_all(temp_dir_, ec);
+}
+
+void AtomicOutput::commit() {
+  const fs::path target(final_path_);
+  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  if (!fs::exists(temp_path_)) {
+    throw Error(final_path_, "writer produced no file", ExitCode::kRuntime);
+  }
+  std::vector<fs::path> companions;
+  for (const auto& entry : fs::directory_iterator(temp_dir_)) {
+    fsync_path(entry.path());
+    if (entry.path().filename() != target.filename()) companions.push_back(entry.path());
+  }
+  std::error_code ec;
+  for (const auto& c : companions) {
+    fs::path dest = dir / c.filename();
+    if (fs::exists(dest) && !force_) {
+      throw Error(dest.string(), "output exists (use --force to replace it)");
+    }
+    fs::rename(c, dest, ec);
+    if (ec) throw Error(dest.string(), "cannot move into place: " + ec.message(), ExitCode::kRuntime);
+  }
+  fs::rename(temp_path_, target, ec);
+  if (ec) throw Error(final_path_, "cannot move into place: " + ec.message(), ExitCode::kRuntime);
+  fsync_path(dir);
+  committed_ = true;
+}
+
+}  // namespace medsynth::io

@@ -1,0 +1,64 @@
+// medsynth convert IN OUT: any readable volume to NIfTI, MetaImage, NRRD or PNG.
+#include <iostream>
+
+#include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/command.h"
+
+namespace medsynth::pipeline {
+namespace {
+
+int run_convert(const po::variables_map& vm) {
+  const std::string in = vm["input"].as<std::string>();
+  const std::string out = vm["output"].as<std::string>();
+  io::ReadOptions ro;
+  ro.series = vm["series"].as<std::string>();
+  io::WriteOptions wo;
+  wo.force = vm.count("force") > 0;
+  const std::string type = vm["type"].as<std::string>();
+  if (!type.empty()) {
+    wo.has_pixel_type = true;
+    wo.pixel_type = io::pixel_type_from_string(type);
+  }
+  // Check the output name before reading a large input.
+  io::detect_write_format(out);
+  if (vm.count("labels")) {
+    io::LabelVolume l = io::read_label_volume(in, ro);
+    io::write_label_volume(l, out, wo);
+  } else {
+    io::Volume v = io::read_volume(in, ro);
+    io::write_volume(v, out, wo);
+  }
+  std::cout << out << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command make_convert_command() {
+  Command c;
+  c.name = "convert";
+  c.summary = "convert a volume or DICOM series to NIfTI, MetaImage, NRRD or PNG";
+  c.usage = "medsynth convert IN OUT [--series UID|N] [--type T] [--labels] [--force]";
+  c.details =
+      "IN is anything 'medsynth info' reads. OUT's suffix picks the format: .nii.gz, .nii, .mha,\n"
+      ".mhd, .nrrd, .nhdr, or .png for a single slice. Voxels keep their stored type unless\n"
+      "--type says otherwise (values are then rounded and clamped). The output is written to a\n"
+      "temporary name and renamed, so a failed run leaves nothing behind; an existing OUT is\n"
+      "replaced only with --force.";
+  c.declare = [](po::options_description& d, po::positional_options_description& p) {
+    d.add_options()
+        ("input", po::value<std::string>()->required(), "volume file or DICOM file/folder to read")
+        ("output", po::value<std::string>()->required(), "file to write")
+        ("series", po::value<std::string>()->default_value(""),
+         "DICOM: the series to convert, by SeriesInstanceUID or its number in 'medsynth info'")
+        ("type", po::value<std::string>()->default_value(""),
+         "output voxel type: uint8, int8, uint16, int16, uint32, int32, float32, float64")
+        ("labels", "read and write as an integer label map")
+        ("force", "replace OUT if it exists");
+    p.add("input", 1).add("output", 1);
+  };
+  c.run = run_convert;
+  return c;
+}
+
+}  // namespace medsynth::pipeline

@@ -1,0 +1,71 @@
+// medsynth info PATH: what a file or folder holds (geometry, type, range; DICOM series list).
+#include <nlohmann/json.hpp>
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/command.h"
+#include "medsynth/pipeline/volume_json.h"
+
+namespace medsynth::pipeline {
+namespace {
+
+int run_info(const po::variables_map& vm) {
+  const std::string path = vm["path"].as<std::string>();
+  io::ReadOptions ro;
+  ro.series = vm["series"].as<std::string>();
+  const bool as_json = vm.count("json") > 0;
+
+  nlohmann::json j;
+  j["path"] = path;
+  const io::Format format = io::detect_read_format(path);
+  j["format"] = io::to_string(format);
+  bool read_one = true;
+  if (format == io::Format::kDicom) {
+    std::vector<std::string> skipped;
+    auto series = io::list_dicom_series(path, &skipped);
+    j["series"] = series_json(series);
+    j["skipped_files"] = skipped;
+    // With several series and none chosen, listing them is the answer.
+    read_one = !series.empty() && (series.size() == 1 || !ro.series.empty());
+    if (series.empty()) {
+      io::read_volume(path, ro);  // throws the reason no image was found
+    }
+  }
+  if (read_one) j["volume"] = volume_json(io::read_volume(path, ro));
+
+  if (as_json) {
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << format_info_text(j);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command make_info_command() {
+  Command c;
+  c.name = "info";
+  c.summary = "show what a volume, DICOM file or DICOM folder holds";
+  c.usage = "medsynth info PATH [--series UID|N] [--json]";
+  c.details =
+      "PATH is a NIfTI (.nii, .nii.gz), MetaImage (.mha, .mhd), NRRD (.nrrd, .nhdr) or PNG file,\n"
+      "a DICOM file, or a folder (searched recursively) of DICOM files. Prints size, spacing,\n"
+      "origin, direction and orientation code (LPS frame; letters say where each axis points),\n"
+      "stored data type, intensity range and modality. For a DICOM folder it lists the series.";
+  c.declare = [](po::options_description& d, po::positional_options_description& p) {
+    d.add_options()
+        ("path", po::value<std::string>()->required(), "file or folder to describe")
+        ("series", po::value<std::string>()->default_value(""),
+         "DICOM: the series to describe, by SeriesInstanceUID or its number in the list")
+        ("json", "print JSON instead of text");
+    p.add("path", 1);
+  };
+  c.run = run_info;
+  return c;
+}
+
+}  // namespace medsynth::pipeline
