@@ -54,7 +54,7 @@ RunResult run(const std::string& command, int timeout_s) {
   return r;
 }
 
-RunResult medsynth(const std::string& args, int timeout_s) {
+RunResult run_medsynth(const std::string& args, int timeout_s) {
   return run(std::string(MEDSYNTH_BINARY) + " " + args, timeout_s);
 }
 
@@ -101,6 +101,7 @@ std::string plastimatch_series(const std::string& nifti, const std::string& name
 }
 
 void copy_tree(const std::string& from, const std::string& to) {
+  fs::create_directories(to);
   fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
 }
 

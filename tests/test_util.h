@@ -29,7 +29,7 @@ struct RunResult {
 // Runs a shell command line, capturing stdout and stderr, with a time limit in seconds.
 RunResult run(const std::string& command, int timeout_s = 300);
 // Runs the medsynth binary with the given argument string.
-RunResult medsynth(const std::string& args, int timeout_s = 300);
+RunResult run_medsynth(const std::string& args, int timeout_s = 300);
 // Runs Debian's python3 with a script given as text.
 RunResult python(const std::string& script, int timeout_s = 120);
 

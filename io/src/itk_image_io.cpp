@@ -6,6 +6,7 @@
 #include <itkImageFileReader.h>
 #include <itkImageFileWriter.h>
 #include <itkImageIOFactory.h>
+#include <itkVectorImage.h>
 #include <itkMetaImageIOFactory.h>
 #include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
@@ -68,7 +69,9 @@ itk::ImageIOBase::Pointer open_for_reading(const std::string& path) {
   } catch (const itk::ExceptionObject& e) {
     throw Error(path, describe(e));
   }
-  if (io->GetNumberOfComponents() != 1) {
+  const bool grey_png = io->GetNumberOfComponents() <= 4 &&
+                        std::filesystem::path(path).extension() == ".png";
+  if (io->GetNumberOfComponents() != 1 && !grey_png) {
     throw Error(path, "has " + std::to_string(io->GetNumberOfComponents()) +
                           " components per voxel (colour or vector image); medsynth reads "
                           "scalar images");
@@ -87,9 +90,49 @@ itk::ImageIOBase::Pointer open_for_reading(const std::string& path) {
   return io;
 }
 
+// PNGs of grey images are often stored as RGB(A) with equal channels (BrainT1Slice.png is one):
+// those read as their grey value; a real colour image is refused.
+template <typename T>
+Image<T> read_grey_png(const std::string& path, itk::ImageIOBase::Pointer io) {
+  using VecImage = itk::VectorImage<float, 3>;
+  auto reader = itk::ImageFileReader<VecImage>::New();
+  reader->SetFileName(path);
+  reader->SetImageIO(io);
+  try {
+    reader->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw Error(path, describe(e));
+  }
+  auto img = reader->GetOutput();
+  const unsigned nc = img->GetNumberOfComponentsPerPixel();
+  const auto size = img->GetLargestPossibleRegion().GetSize();
+  Image<T> out;
+  for (int a = 0; a < 3; ++a) {
+    out.geometry.size[a] = size[a];
+    out.geometry.spacing[a] = img->GetSpacing()[a];
+    out.geometry.origin[a] = img->GetOrigin()[a];
+    for (int c = 0; c < 3; ++c) out.geometry.direction[3 * a + c] = img->GetDirection()(a, c);
+  }
+  const float* data = img->GetBufferPointer();
+  const std::size_t n = out.geometry.voxel_count();
+  out.voxels.resize(n);
+  const unsigned colour = nc >= 3 ? 3 : 1;  // grey+alpha has one colour channel
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* px = data + i * nc;
+    for (unsigned c = 1; c < colour; ++c) {
+      if (px[c] != px[0]) throw Error(path, "is a colour image; medsynth reads greyscale images");
+    }
+    out.voxels[i] = static_cast<T>(px[0]);
+  }
+  out.stored_type = from_itk(io->GetComponentType(), path);
+  out.metadata["source"] = path;
+  return out;
+}
+
 template <typename T>
 Image<T> read_as(const std::string& path) {
   auto io = open_for_reading(path);
+  if (io->GetNumberOfComponents() > 1) return read_grey_png<T>(path, io);
   using ItkImage = itk::Image<T, 3>;
   auto reader = itk::ImageFileReader<ItkImage>::New();
   reader->SetFileName(path);

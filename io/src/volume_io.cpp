@@ -10,7 +10,7 @@
 #include "itk_image_io.h"
 #include "medsynth/io/atomic_output.h"
 #include "medsynth/io/error.h"
-#include "nifti_header_check.h"
+#include "nifti_io.h"
 
 namespace fs = std::filesystem;
 
@@ -82,8 +82,9 @@ PixelType output_type(const Image<T>& v, const WriteOptions& options, Format f, 
   return type;
 }
 
-template <typename T, typename WriteFn>
-void write_any(const Image<T>& v, const std::string& path, const WriteOptions& options, WriteFn write) {
+template <typename T, typename WriteFn, typename NiftiFn>
+void write_any(const Image<T>& v, const std::string& path, const WriteOptions& options, WriteFn write,
+               NiftiFn write_nifti) {
   const Format f = detect_write_format(path);
   if (f == Format::kDicom) {
     throw Error(path, "DICOM output is written by 'medsynth export' / the synthetic DICOM writer, not by convert",
@@ -96,7 +97,11 @@ void write_any(const Image<T>& v, const std::string& path, const WriteOptions& o
   validate_geometry(v.geometry, path);
   const PixelType type = output_type(v, options, f, path);
   AtomicOutput out(path, options.force);
-  write(v, out.temp_path(), type);
+  if (f == Format::kNifti) {
+    write_nifti(v, out.temp_path(), type);
+  } else {
+    write(v, out.temp_path(), type);
+  }
   out.commit();
 }
 
@@ -145,8 +150,8 @@ Volume read_volume(const std::string& path, const ReadOptions& options) {
   if (f == Format::kDicom) return detail::read_dicom_series(path, options);
   std::error_code ec;
   if (fs::file_size(path, ec) == 0) throw Error(path, "file is empty");
-  if (f == Format::kNifti || f == Format::kAnalyze) detail::check_nifti_file(path);
-  Volume v = detail::itk_read_volume(path);
+  Volume v = (f == Format::kNifti || f == Format::kAnalyze) ? detail::read_nifti_volume(path)
+                                                             : detail::itk_read_volume(path);
   v.metadata["format"] = to_string(f);
   return v;
 }
@@ -168,7 +173,11 @@ LabelVolume read_label_volume(const std::string& path, const ReadOptions& option
   }
   std::error_code ec;
   if (fs::file_size(path, ec) == 0) throw Error(path, "file is empty");
-  if (f == Format::kNifti || f == Format::kAnalyze) detail::check_nifti_file(path);
+  if (f == Format::kNifti || f == Format::kAnalyze) {
+    LabelVolume l = detail::read_nifti_label_volume(path);
+    l.metadata["format"] = to_string(f);
+    return l;
+  }
   LabelVolume l = detail::itk_read_label_volume(path);
   if (l.stored_type == PixelType::kFloat32 || l.stored_type == PixelType::kFloat64) {
     // A float label map is fine as long as it holds whole numbers; read it again as float to check.
@@ -185,11 +194,11 @@ LabelVolume read_label_volume(const std::string& path, const ReadOptions& option
 }
 
 void write_volume(const Volume& volume, const std::string& path, const WriteOptions& options) {
-  write_any(volume, path, options, detail::itk_write_volume);
+  write_any(volume, path, options, detail::itk_write_volume, detail::write_nifti_volume);
 }
 
 void write_label_volume(const LabelVolume& labels, const std::string& path, const WriteOptions& options) {
-  write_any(labels, path, options, detail::itk_write_label_volume);
+  write_any(labels, path, options, detail::itk_write_label_volume, detail::write_nifti_label_volume);
 }
 
 }  // namespace medsynth::io

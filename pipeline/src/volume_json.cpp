@@ -11,7 +11,9 @@ nlohmann::json volume_json(const io::Volume& v) {
   j["size"] = g.size;
   j["spacing"] = g.spacing;
   j["origin"] = g.origin;
-  j["direction"] = g.direction;
+  auto direction = g.direction;
+  for (auto& d : direction) d += 0.0;  // print -0 as 0
+  j["direction"] = direction;
   j["orientation"] = g.orientation_code();
   j["data_type"] = io::to_string(v.stored_type);
   auto [lo, hi] = io::intensity_range(v);
