@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <sstream>
+
 #include "test_util.h"
 
 using namespace medsynth::test;
@@ -108,4 +111,19 @@ TEST(Cli, ConvertDicomSeriesToNiftiMatchesDcm2niixGeometry) {
       "assert np.array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj))\n"
       "print('ok')\n");
   EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+}
+
+TEST(Cli, DocsMatchEveryCommandsHelp) {
+  std::ifstream in(std::string(MEDSYNTH_SOURCE_DIR) + "/docs/cli.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  ASSERT_FALSE(doc.empty()) << "docs/cli.md is missing";
+  auto main_help = run_medsynth("--help");
+  EXPECT_NE(doc.find(main_help.out), std::string::npos) << "docs/cli.md is stale: run scripts/gen_cli_docs.sh";
+  for (const char* cmd : {"info", "convert"}) {
+    auto h = run_medsynth(std::string(cmd) + " --help");
+    EXPECT_NE(doc.find(h.out), std::string::npos)
+        << "docs/cli.md does not hold the help of '" << cmd << "': run scripts/gen_cli_docs.sh";
+  }
 }
