@@ -127,3 +127,25 @@ TEST(Cli, DocsMatchEveryCommandsHelp) {
         << "docs/cli.md does not hold the help of '" << cmd << "': run scripts/gen_cli_docs.sh";
   }
 }
+
+TEST(Cli, TwoSeriesFolderIsListedByInfoAndRefusedByConvertUntilOneIsChosen) {
+  TempDir tmp;
+  copy_tree(plastimatch_series(kItkData + "KmeansTest_T1UCharRaw.nii.gz", "kmeans-dicom"), tmp.str("study/s1"));
+  copy_tree(plastimatch_series(kTemplates + "ch2.nii.gz", "ch2-dicom"), tmp.str("study/s2"));
+  auto r = run_medsynth("info " + tmp.str("study"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("series:      2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("choose a series"), std::string::npos) << r.out;
+  r = run_medsynth("convert " + tmp.str("study") + " " + tmp.str("out.nii.gz"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--series"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp.str("out.nii.gz")));
+  r = run_medsynth("convert --series 2 " + tmp.str("study") + " " + tmp.str("out.nii.gz"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medsynth("info --json " + tmp.str("out.nii.gz"));
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["volume"]["size"][2].get<int>() == 181 || j["volume"]["size"][2].get<int>() == 62, true);
+  r = run_medsynth("convert --series 9 " + tmp.str("study") + " " + tmp.str("out2.nii.gz"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no series '9'"), std::string::npos) << r.err;
+}
