@@ -14,6 +14,8 @@ echo "== medsynth info $CH2"
 echo "== medsynth convert $CH2 -> $OUT/ch2.mha and $OUT/ch2.nii.gz"
 "$MEDSYNTH" convert "$CH2" "$OUT/ch2.mha" --force
 "$MEDSYNTH" convert "$OUT/ch2.mha" "$OUT/ch2.nii.gz" --force
+echo "== the middle axial slice as a PNG to look at: $OUT/ch2-slice90.png"
+"$MEDSYNTH" convert "$CH2" "$OUT/ch2-slice90.png" --slice 90 --force
 echo "== a DICOM series of ch2 written by plastimatch, read back by medsynth"
 rm -rf "$OUT/ch2-dicom"
 plastimatch convert --input "$CH2" --output-dicom "$OUT/ch2-dicom" >/dev/null

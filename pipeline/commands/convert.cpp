@@ -1,11 +1,26 @@
 // medsynth convert IN OUT: any readable volume to NIfTI, MetaImage, NRRD or PNG.
 #include <iostream>
 
+#include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/command.h"
 
 namespace medsynth::pipeline {
 namespace {
+
+// One slice k (third index axis) as a one-slice volume, keeping its physical position.
+io::Volume extract_slice(const io::Volume& v, std::size_t k, const std::string& path) {
+  const auto& g = v.geometry;
+  if (k >= g.size[2]) {
+    throw io::Error(path, "--slice " + std::to_string(k) + " is outside 0.." + std::to_string(g.size[2] - 1));
+  }
+  io::Volume s = v;
+  s.geometry.size[2] = 1;
+  s.geometry.origin = g.index_to_physical(0, 0, static_cast<double>(k));
+  const std::size_t n = g.size[0] * g.size[1];
+  s.voxels.assign(v.voxels.begin() + static_cast<long>(k * n), v.voxels.begin() + static_cast<long>((k + 1) * n));
+  return s;
+}
 
 int run_convert(const po::variables_map& vm) {
   const std::string in = vm["input"].as<std::string>();
@@ -26,6 +41,8 @@ int run_convert(const po::variables_map& vm) {
     io::write_label_volume(l, out, wo);
   } else {
     io::Volume v = io::read_volume(in, ro);
+    const long slice = vm["slice"].as<long>();
+    if (slice >= 0) v = extract_slice(v, static_cast<std::size_t>(slice), in);
     io::write_volume(v, out, wo);
   }
   std::cout << out << "\n";
@@ -38,7 +55,7 @@ Command make_convert_command() {
   Command c;
   c.name = "convert";
   c.summary = "convert a volume or DICOM series to NIfTI, MetaImage, NRRD or PNG";
-  c.usage = "medsynth convert IN OUT [--series UID|N] [--type T] [--labels] [--force]";
+  c.usage = "medsynth convert IN OUT [--series UID|N] [--type T] [--slice K] [--labels] [--force]";
   c.details =
       "IN is anything 'medsynth info' reads. OUT's suffix picks the format: .nii.gz, .nii, .mha,\n"
       ".mhd, .nrrd, .nhdr, or .png for a single slice. Voxels keep their stored type unless\n"
@@ -53,6 +70,8 @@ Command make_convert_command() {
          "DICOM: the series to convert, by SeriesInstanceUID or its number in 'medsynth info'")
         ("type", po::value<std::string>()->default_value(""),
          "output voxel type: uint8, int8, uint16, int16, uint32, int32, float32, float64")
+        ("slice", po::value<long>()->default_value(-1),
+         "write only slice K along the third index axis (e.g. to look at it as a PNG)")
         ("labels", "read and write as an integer label map")
         ("force", "replace OUT if it exists");
     p.add("input", 1).add("output", 1);

@@ -149,3 +149,24 @@ TEST(Cli, TwoSeriesFolderIsListedByInfoAndRefusedByConvertUntilOneIsChosen) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no series '9'"), std::string::npos) << r.err;
 }
+
+TEST(Cli, ConvertSliceWritesOnePngAtTheSlicePosition) {
+  TempDir tmp;
+  const std::string in = data_file(kTemplates + "ch2.nii.gz", "mricron-data");
+  auto r = run_medsynth("convert --slice 90 " + in + " " + tmp.str("s.nii.gz"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medsynth("convert --slice 90 " + in + " " + tmp.str("s.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(run_medsynth("info --json " + tmp.str("s.nii.gz")).out);
+  EXPECT_EQ(j["volume"]["size"], nlohmann::json({181, 217, 1}));
+  // ch2: z origin -71 mm, 1 mm slices, so slice 90 sits at z = 19 mm.
+  EXPECT_NEAR(j["volume"]["origin"][2].get<double>(), 19.0, 1e-4);
+  auto p = python("import nibabel as nib, numpy as np\n"
+                  "from skimage import io as skio\n"
+                  "v = np.asarray(nib.load('" + in + "').dataobj)[:, :, 90]\n"
+                  "png = skio.imread('" + tmp.str("s.png") + "')\n"
+                  "assert np.array_equal(png.T, v), 'PNG differs from the NIfTI slice'\n");
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  r = run_medsynth("convert --slice 500 " + in + " " + tmp.str("t.png"));
+  EXPECT_EQ(r.exit_code, 2);
+}
