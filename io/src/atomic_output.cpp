@@ -1,8 +1,12 @@
 #include "medsynth/io/atomic_output.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <system_error>
@@ -22,9 +26,23 @@ void fsync_path(const fs::path& p) {
   }
 }
 
+constexpr const char* kTempPrefix = ".medsynth-tmp-";
+
 std::string random_suffix() {
   std::random_device rd;
   return std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000);
+}
+
+// Temporary folders of writers that were killed (their process is gone) are removed, so a
+// SIGKILL'd run leaves nothing behind for long.
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(kTempPrefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + std::strlen(kTempPrefix), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
 }
 
 }  // namespace
@@ -41,8 +59,14 @@ AtomicOutput::AtomicOutput(const std::string& final_path, bool force)
   fs::path dir = target.parent_path();
   if (dir.empty()) dir = ".";
   if (!fs::is_directory(dir, ec)) throw Error(final_path, "output folder does not exist");
-  fs::path tmp = dir / (".medsynth-tmp-" + random_suffix());
-  if (!fs::create_directory(tmp, ec) || ec) {
+  remove_stale_temporaries(dir);
+  fs::path tmp;
+  bool created = false;
+  for (int attempt = 0; attempt < 8 && !created; ++attempt) {
+    tmp = dir / (kTempPrefix + random_suffix());
+    created = fs::create_directory(tmp, ec) && !ec;
+  }
+  if (!created) {
     throw Error(final_path, "cannot create a temporary folder beside the output: " + ec.message(),
                 ExitCode::kRuntime);
   }
@@ -67,11 +91,14 @@ void AtomicOutput::commit() {
     if (entry.path().filename() != target.filename()) companions.push_back(entry.path());
   }
   std::error_code ec;
+  // Check every companion before moving any, so a refusal moves nothing.
+  for (const auto& c : companions) {
+    if (fs::exists(dir / c.filename()) && !force_) {
+      throw Error((dir / c.filename()).string(), "output exists (use --force to replace it)");
+    }
+  }
   for (const auto& c : companions) {
     fs::path dest = dir / c.filename();
-    if (fs::exists(dest) && !force_) {
-      throw Error(dest.string(), "output exists (use --force to replace it)");
-    }
     fs::rename(c, dest, ec);
     if (ec) throw Error(dest.string(), "cannot move into place: " + ec.message(), ExitCode::kRuntime);
   }

@@ -230,9 +230,16 @@ void decode_pixels(SliceHeader& h, float* dst, bool* all_integer) {
     throw Error(h.path, std::string("pixel data compressed as '") + x.getXferName() +
                             "', which this build cannot decode");
   }
-  Uint16 bits_alloc = 0, bits_stored = 0, pixel_rep = 0, samples = 1;
+  Uint16 bits_alloc = 0, bits_stored = 0, high_bit = 0, pixel_rep = 0, samples = 1;
   ds->findAndGetUint16(DCM_BitsAllocated, bits_alloc);
-  if (ds->findAndGetUint16(DCM_BitsStored, bits_stored).bad() || bits_stored == 0) bits_stored = bits_alloc;
+  if (ds->findAndGetUint16(DCM_BitsStored, bits_stored).bad() || bits_stored == 0 || bits_stored > bits_alloc) {
+    bits_stored = bits_alloc;
+  }
+  if (ds->findAndGetUint16(DCM_HighBit, high_bit).bad() || high_bit >= bits_alloc || high_bit + 1 < bits_stored) {
+    high_bit = static_cast<Uint16>(bits_stored - 1);
+  }
+  // Stored bits may sit above bit 0 (HighBit > BitsStored - 1, seen in old ACR-NEMA files).
+  const int shift = high_bit + 1 - bits_stored;
   ds->findAndGetUint16(DCM_PixelRepresentation, pixel_rep);
   ds->findAndGetUint16(DCM_SamplesPerPixel, samples);
   if (samples != 1) {
@@ -240,7 +247,7 @@ void decode_pixels(SliceHeader& h, float* dst, bool* all_integer) {
   }
   const std::size_t n = static_cast<std::size_t>(h.rows) * static_cast<std::size_t>(h.columns);
   auto convert = [&](auto raw_value) {
-    long v = static_cast<long>(raw_value);
+    long v = static_cast<long>(raw_value) >> shift;
     if (bits_stored < bits_alloc) {
       const long mask = (1L << bits_stored) - 1;
       v &= mask;
@@ -319,12 +326,17 @@ Volume read_dicom_series(const std::string& path, const ReadOptions& options) {
   for (auto& h : headers) {
     if (h.series_uid == chosen->series_uid) slices.push_back(std::move(h));
   }
-  const SliceHeader& first = slices.front();
+  // A copy: `slices` is re-sorted below, and every check here compares against this one slice.
+  const SliceHeader first = slices.front();
   for (const auto& s : slices) {
     if (s.rows != first.rows || s.columns != first.columns) {
       throw Error(path, "mixed image sizes in one series: " + first.path + " is " +
                             std::to_string(first.columns) + "x" + std::to_string(first.rows) + ", " + s.path +
                             " is " + std::to_string(s.columns) + "x" + std::to_string(s.rows));
+    }
+    if (std::fabs(s.pixel_spacing[0] - first.pixel_spacing[0]) > 1e-4 ||
+        std::fabs(s.pixel_spacing[1] - first.pixel_spacing[1]) > 1e-4) {
+      throw Error(path, "mixed pixel spacing in one series (" + first.path + " vs " + s.path + ")");
     }
     if (slices.size() > 1 && (!s.has_ipp || !s.has_iop)) {
       throw Error(s.path, "has no ImagePositionPatient/ImageOrientationPatient, so the series cannot be stacked");
@@ -363,9 +375,9 @@ Volume read_dicom_series(const std::string& path, const ReadOptions& options) {
       }
       gaps.push_back(g);
     }
-    std::vector<double> sorted = gaps;
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(sorted.size() / 2), sorted.end());
-    dz = sorted[sorted.size() / 2];
+    // The smallest gap is the spacing: with slices missing, the other gaps are its multiples
+    // (a median would call a 3-slice series with one slice missing "uneven").
+    dz = *std::min_element(gaps.begin(), gaps.end());
     for (std::size_t i = 0; i < gaps.size(); ++i) {
       if (std::fabs(gaps[i] - dz) > 1e-2 * dz + 1e-3) {
         const double ratio = gaps[i] / dz;
@@ -401,6 +413,7 @@ Volume read_dicom_series(const std::string& path, const ReadOptions& options) {
   }
   v.stored_type = choose_stored_type(v, all_integer);
   v.metadata["source"] = path;
+  v.metadata["format"] = "DICOM";
   v.metadata["modality"] = chosen->modality;
   v.metadata["series_uid"] = chosen->series_uid;
   v.metadata["series_number"] = chosen->series_number;

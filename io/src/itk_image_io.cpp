@@ -1,5 +1,5 @@
-// ITK-backed readers and writers: NIfTI-1/2 (.nii, .nii.gz, .hdr/.img), MetaImage (.mha, .mhd),
-// NRRD (.nrrd, .nhdr) and PNG. ITK gives geometry in LPS, as medsynth does.
+// ITK-backed readers and writers: MetaImage (.mha, .mhd), NRRD (.nrrd, .nhdr) and PNG. ITK gives
+// geometry in LPS, as medsynth does. NIfTI has its own reader and writer (nifti_io.cpp).
 #include "itk_image_io.h"
 
 #include <itkImage.h>
@@ -8,7 +8,6 @@
 #include <itkImageIOFactory.h>
 #include <itkVectorImage.h>
 #include <itkMetaImageIOFactory.h>
-#include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
 #include <itkPNGImageIOFactory.h>
 
@@ -25,7 +24,6 @@ namespace {
 void register_factories() {
   static std::once_flag once;
   std::call_once(once, [] {
-    itk::NiftiImageIOFactory::RegisterOneFactory();
     itk::MetaImageIOFactory::RegisterOneFactory();
     itk::NrrdImageIOFactory::RegisterOneFactory();
     itk::PNGImageIOFactory::RegisterOneFactory();
@@ -69,8 +67,9 @@ itk::ImageIOBase::Pointer open_for_reading(const std::string& path) {
   } catch (const itk::ExceptionObject& e) {
     throw Error(path, describe(e));
   }
-  const bool grey_png = io->GetNumberOfComponents() <= 4 &&
-                        std::filesystem::path(path).extension() == ".png";
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool grey_png = io->GetNumberOfComponents() <= 4 && ext == ".png";
   if (io->GetNumberOfComponents() != 1 && !grey_png) {
     throw Error(path, "has " + std::to_string(io->GetNumberOfComponents()) +
                           " components per voxel (colour or vector image); medsynth reads "
@@ -113,6 +112,7 @@ Image<T> read_grey_png(const std::string& path, itk::ImageIOBase::Pointer io) {
     out.geometry.origin[a] = img->GetOrigin()[a];
     for (int c = 0; c < 3; ++c) out.geometry.direction[3 * a + c] = img->GetDirection()(a, c);
   }
+  validate_geometry(out.geometry, path);
   const float* data = img->GetBufferPointer();
   const std::size_t n = out.geometry.voxel_count();
   out.voxels.resize(n);
@@ -196,7 +196,9 @@ Out convert_voxel(In v) {
 
 template <typename Out, typename In>
 void write_as(const Image<In>& v, const std::string& path) {
-  const bool is_png = std::filesystem::path(path).extension() == ".png";
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool is_png = ext == ".png";
   try {
     if (is_png) {
       // PNG holds one 2-D slice; ITK's PNG writer wants a 2-D image.

@@ -2,7 +2,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -17,8 +19,14 @@ namespace fs = std::filesystem;
 namespace medsynth::io::detail {
 namespace {
 
+// Case-insensitive: X.HDR/X.IMG pairs and .NII.GZ files exist in the wild.
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  if (s.size() < suffix.size()) return false;
+  for (std::size_t i = 0; i < suffix.size(); ++i) {
+    const char c = s[s.size() - suffix.size() + i];
+    if (std::tolower(static_cast<unsigned char>(c)) != suffix[i]) return false;
+  }
+  return true;
 }
 
 void swap_bytes(unsigned char* p, std::size_t n) {
@@ -35,19 +43,25 @@ T get(const std::vector<unsigned char>& h, std::size_t offset, bool swap) {
   return v;
 }
 
-// Reads a whole (possibly gzipped) file. zlib reads plain files transparently. A gzip stream that
-// ends early (a truncated .nii.gz) is an error, not a short read.
-std::vector<unsigned char> read_all(const std::string& path) {
+// Reads at most `limit` bytes of a (possibly gzipped) file; zlib reads plain files transparently.
+// The header is read first with a small limit, so a hostile header cannot make medsynth inflate
+// more than the voxels it describes. A gzip stream that ends early (a truncated .nii.gz) is an
+// error, not a short read.
+std::vector<unsigned char> read_all(const std::string& path, std::uint64_t limit) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) throw Error(path, "cannot open file");
   gzbuffer(f, 1 << 18);
   std::vector<unsigned char> out;
   std::error_code ec;
   const auto disk = fs::file_size(path, ec);
-  if (!ec) out.reserve(static_cast<std::size_t>(disk) * (ends_with(path, ".gz") ? 4 : 1));
+  if (!ec) {
+    const std::uint64_t guess = static_cast<std::uint64_t>(disk) * (ends_with(path, ".gz") ? 4 : 1);
+    out.reserve(static_cast<std::size_t>(std::min(guess, limit)));
+  }
   std::vector<unsigned char> buf(1 << 20);
-  for (;;) {
-    const int got = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
+  while (out.size() < limit) {
+    const std::uint64_t want = std::min<std::uint64_t>(buf.size(), limit - out.size());
+    const int got = gzread(f, buf.data(), static_cast<unsigned>(want));
     if (got < 0) {
       int errnum = 0;
       std::string msg = gzerror(f, &errnum);
@@ -147,10 +161,10 @@ Header parse_header(const std::vector<unsigned char>& h, const std::string& path
       for (int c = 0; c < 4; ++c) hd.srow[r][c] = get<float>(h, 280 + 16 * r + 4 * c, s);
     hd.is_nifti = std::memcmp(&h[344], "n+1", 3) == 0 || std::memcmp(&h[344], "ni1", 3) == 0;
     hd.single_file = std::memcmp(&h[344], "n+1", 3) == 0;
-    if (hd.single_file && (!std::isfinite(off) || off < 0)) {
+    if (hd.single_file && (!std::isfinite(off) || off < 0 || off > 9.0e15)) {
       throw Error(path, "NIfTI header: vox_offset " + std::to_string(off) + " is not a valid offset");
     }
-    hd.vox_offset = static_cast<std::uint64_t>(std::isfinite(off) && off > 0 ? off : 0);
+    hd.vox_offset = static_cast<std::uint64_t>(std::isfinite(off) && off > 0 && off < 9.0e15 ? off : 0);
   }
   if (hd.dim[0] < 1 || hd.dim[0] > 7) {
     throw Error(path, "NIfTI header: dim[0] = " + std::to_string(hd.dim[0]) + " (must be 1..7)");
@@ -298,19 +312,23 @@ Image<T> read_nifti(const std::string& path) {
     hdr_path = stem + ".hdr" + (gz ? ".gz" : "");
     img_path = stem + ".img" + (gz ? ".gz" : "");
   }
-  std::vector<unsigned char> bytes = read_all(hdr_path);
+  std::vector<unsigned char> bytes = read_all(hdr_path, 540);
   const Header hd = parse_header(bytes, hdr_path);
   std::vector<unsigned char> img_bytes;
   const std::vector<unsigned char>* data = &bytes;
   if (!hd.single_file) {
     if (!fs::exists(img_path, ec)) throw Error(hdr_path, "its data file " + img_path + " is missing");
-    img_bytes = read_all(img_path);
-    data = &img_bytes;
   }
   const Geometry g = geometry_from_affine(hd, best_affine(hd, hdr_path), hdr_path);
   const std::size_t n = g.voxel_count();
   const std::size_t bpv = static_cast<std::size_t>(bytes_per_voxel(hd.datatype));
   const std::uint64_t need = hd.vox_offset + n * bpv;
+  if (hd.single_file) {
+    bytes = read_all(hdr_path, need);
+  } else {
+    img_bytes = read_all(img_path, need);
+    data = &img_bytes;
+  }
   if (data->size() < need) {
     throw Error(hd.single_file ? hdr_path : img_path,
                 "file holds " + std::to_string(data->size()) + " bytes but its header describes " +

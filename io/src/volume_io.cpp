@@ -64,6 +64,17 @@ bool all_fit(const std::vector<T>& voxels, PixelType type) {
 template <typename T>
 PixelType output_type(const Image<T>& v, const WriteOptions& options, Format f, const std::string& path) {
   PixelType type = options.has_pixel_type ? options.pixel_type : v.stored_type;
+  if constexpr (std::is_integral_v<T>) {
+    // Label maps are written in the smallest integer type that holds them (AAL: uint8, not int32).
+    if (!options.has_pixel_type) {
+      for (PixelType t : {PixelType::kUInt8, PixelType::kInt16, PixelType::kUInt16, PixelType::kInt32}) {
+        if (all_fit(v.voxels, t)) {
+          type = t;
+          break;
+        }
+      }
+    }
+  }
   if (!options.has_pixel_type && !all_fit(v.voxels, type)) {
     // The voxels changed since reading (or were made here): keep them exactly.
     type = std::is_integral_v<T> ? PixelType::kInt32 : PixelType::kFloat32;

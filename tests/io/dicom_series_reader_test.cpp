@@ -100,11 +100,13 @@ TEST(DicomSeriesReader, CompressedAndOtherEncodingsDecodeLikeUncompressed) {
 }
 
 TEST(DicomSeriesReader, JpegLosslessBaselineAndExtendedDecode) {
-  // DCMTK has no JPEG 2000 codec; the refusal must say so. JPEG baseline (lossy) is made here with
-  // dcmcjpeg from the uncompressed file and must read close to it.
+  // DCMTK has no JPEG 2000 codec; the refusal must say so. JPEG lossless, baseline and extended
+  // files are made here with dcmcjpeg from uncompressed ones and must read like them.
   TempDir tmp;
   try {
-    io::read_volume(kPydicomData + "MR_small_jp2klossless.dcm");
+    // Should a later DCMTK decode JPEG 2000, the file must then read like the original.
+    const io::Volume j2k = io::read_volume(kPydicomData + "MR_small_jp2klossless.dcm");
+    EXPECT_EQ(j2k.voxels, io::read_volume(kPydicomData + "MR_small.dcm").voxels);
   } catch (const io::Error& e) {
     EXPECT_NE(std::string(e.what()).find("JPEG 2000"), std::string::npos) << e.what();
   }
@@ -242,4 +244,28 @@ TEST(DicomSeriesReader, SkipsNonDicomFilesInAFolder) {
   ASSERT_EQ(series.size(), 1u);
   EXPECT_EQ(series[0].files.size(), 62u);
   EXPECT_EQ(io::read_volume(tmp.str("s")).geometry.size[2], 62u);
+}
+
+TEST(DicomSeriesReader, ShortSeriesWithOneMissingIsCalledMissingNotUneven) {
+  TempDir tmp;
+  auto files = sorted_files(small_series());
+  // Slices 10, 11 and 13 of the stack: gaps of 3 and 6 mm, slice 12 missing.
+  fs::create_directories(tmp.str("s"));
+  const io::Volume full = io::read_volume(small_series());
+  for (int k : {10, 11, 13}) {
+    // Find the files at these slices of the stacked volume by their origin.
+    const auto want = full.geometry.index_to_physical(0, 0, k);
+    for (const auto& f : files) {
+      const auto o = io::read_volume(f).geometry.origin;
+      if (std::fabs(o[0] - want[0]) + std::fabs(o[1] - want[1]) + std::fabs(o[2] - want[2]) < 1e-3) {
+        fs::copy_file(f, tmp.str("s/" + std::to_string(k) + ".dcm"));
+      }
+    }
+  }
+  try {
+    io::read_volume(tmp.str("s"));
+    FAIL() << "slices 10, 11 and 13 were stacked without slice 12";
+  } catch (const io::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing slice"), std::string::npos) << e.what();
+  }
 }

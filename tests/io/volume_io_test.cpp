@@ -233,3 +233,38 @@ TEST(LabelReader, ReadsLabelMapAsExactIntegers) {
   EXPECT_GT(labels.size(), 100u);  // AAL: 116 regions + background
   EXPECT_EQ(*labels.begin(), 0);
 }
+
+TEST(LabelWriter, WritesLabelMapsInTheSmallestIntegerType) {
+  TempDir tmp;
+  const io::LabelVolume l = io::read_label_volume(data_file(kTemplates + "aal.nii.gz", "mricron-data"));
+  io::write_label_volume(l, tmp.str("aal.nii.gz"));
+  const io::LabelVolume back = io::read_label_volume(tmp.str("aal.nii.gz"));
+  EXPECT_EQ(back.voxels, l.voxels);
+  auto r = python("import nibabel as nib\nprint(nib.load('" + tmp.str("aal.nii.gz") + "').get_data_dtype())\n");
+  EXPECT_EQ(r.out, "uint8\n") << r.err;
+}
+
+TEST(VolumeReader, UpperCaseSuffixesReadLikeLowerCase) {
+  TempDir tmp;
+  fs::copy_file(data_file(kItkData + "BrainT1Slice.png", "insighttoolkit5-examples"), tmp.str("SLICE.PNG"));
+  fs::copy_file(kNibabelData + "anatomical.nii", tmp.str("ANAT.NII"));
+  EXPECT_EQ(io::read_volume(tmp.str("SLICE.PNG")).voxels, io::read_volume(kItkData + "BrainT1Slice.png").voxels);
+  EXPECT_EQ(io::read_volume(tmp.str("ANAT.NII")).voxels, io::read_volume(kNibabelData + "anatomical.nii").voxels);
+}
+
+TEST(NiftiReader, AppliesSclSlopeAndInterceptLikeNibabel) {
+  TempDir tmp;
+  auto r = python(
+      "import nibabel as nib, numpy as np\n"
+      "a = (np.arange(4 * 5 * 6) % 97).astype(np.int16).reshape(4, 5, 6)\n"
+      "img = nib.Nifti1Image(a, np.eye(4))\n"
+      "img.header.set_slope_inter(0.5, -10.0)\n"
+      "nib.save(img, '" + tmp.str("scaled.nii") + "')\n"
+      "print(float(nib.load('" + tmp.str("scaled.nii") + "').get_fdata().sum()))\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const io::Volume v = io::read_volume(tmp.str("scaled.nii"));
+  double sum = 0;
+  for (float x : v.voxels) sum += x;
+  EXPECT_NEAR(sum, std::stod(r.out), 1e-6);
+  EXPECT_EQ(v.stored_type, io::PixelType::kFloat32);
+}

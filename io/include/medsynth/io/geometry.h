@@ -25,7 +25,7 @@ struct Geometry {
   // "RAS"): x → R or L, y → A or P, z → S or I, by the dominant component of each direction.
   std::string orientation_code() const;
 
-  // Largest absolute difference of size, spacing, origin and direction against another geometry.
+  // Same size, and spacing, origin and direction within tolerance_mm of another geometry.
   bool same_grid(const Geometry& other, double tolerance_mm = 1e-4) const;
 };
 
