@@ -39,6 +39,7 @@ DATA_PKGS=(
   dicom3tools                        # dciodvfy conformance check
   dcmtk                              # dcmdump, storescu, findscu, movescu, echoscu
   orthanc                            # a real PACS for the tests
+  chromium                           # headless check that report.html renders
 )
 
 missing=()
