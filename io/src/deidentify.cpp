@@ -193,7 +193,7 @@ void apply_profile(DcmItem& item, DeidentifyContext& ctx, int depth) {
             if (fresh) pos->second = "DEID-" + random_hex(12);
             e->putString(pos->second.c_str());
           } else {
-            e->putString("ANONYMOUS^DEIDENTIFIED");
+            e->putString("DEIDENTIFIED^MEDSYNTH");
           }
           continue;
         }

@@ -9,7 +9,8 @@
 namespace medsynth::pipeline {
 
 const std::vector<Command>& all_commands() {
-  static const std::vector<Command> commands = {make_info_command(), make_convert_command()};
+  static const std::vector<Command> commands = {make_info_command(), make_convert_command(),
+                                                make_deidentify_command()};
   return commands;
 }
 
@@ -61,7 +62,13 @@ int run_command(const Command& cmd, const std::vector<std::string>& args) {
   po::options_description desc = declared_options(cmd, &pos);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    auto parser = po::command_line_parser(args).options(desc).positional(pos);
+    if (cmd.accepts_config_overrides) parser.allow_unregistered();
+    auto parsed = parser.run();
+    po::store(parsed, vm);
+    if (cmd.accepts_config_overrides) {
+      vm.insert({kOverridesKey, po::variable_value(boost::any(po::collect_unrecognized(parsed.options, po::include_positional)), false)});
+    }
     if (vm.count("help")) {
       std::cout << command_help(cmd);
       return 0;

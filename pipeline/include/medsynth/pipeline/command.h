@@ -20,7 +20,12 @@ struct Command {
   std::function<void(po::options_description&, po::positional_options_description&)> declare;
   // Runs with parsed options; returns the exit code (0). Errors are thrown (medsynth::Error).
   std::function<int(const po::variables_map&)> run;
+  // When true, options the command does not declare are config keys (--section.key value); they
+  // reach run() as a vector<string> under kOverridesKey.
+  bool accepts_config_overrides = false;
 };
+
+inline constexpr const char* kOverridesKey = "__config_overrides";
 
 // Every command, in the order `medsynth --help` lists them.
 const std::vector<Command>& all_commands();
@@ -28,6 +33,7 @@ const std::vector<Command>& all_commands();
 // Per-command factories, one per file in pipeline/commands/.
 Command make_info_command();
 Command make_convert_command();
+Command make_deidentify_command();
 
 // The closest name to `word` among `candidates` (edit distance), or "" when none is near.
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
