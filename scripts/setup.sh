@@ -15,6 +15,7 @@ BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev                       # LibTorch (same version as python3-torch)
   libopenblas0-pthread               # ~160 GFLOP/s matmul instead of ~5 with reference BLAS
+  libopenblas-dev                    # cblas.h: the memorisation check's matrix products (validation)
   libinsighttoolkit5-dev             # ITK 5.2: NIfTI, MHA/MHD, NRRD, PNG
   libdcmtk-dev                       # DCMTK: DICOM read/write, codecs, dcmnet
   libvtk9-dev                        # VTK 9: imaging pipeline, PNG writer (validation)

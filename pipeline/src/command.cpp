@@ -9,7 +9,7 @@
 namespace medsynth::pipeline {
 
 const std::vector<Command>& all_commands() {
-  static const std::vector<Command> commands = {make_info_command(), make_convert_command(),
+  static const std::vector<Command> commands = {make_info_command(), make_convert_command(), make_evaluate_command(),
                                                 make_deidentify_command()};
   return commands;
 }

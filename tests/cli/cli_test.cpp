@@ -121,7 +121,7 @@ TEST(Cli, DocsMatchEveryCommandsHelp) {
   ASSERT_FALSE(doc.empty()) << "docs/cli.md is missing";
   auto main_help = run_medsynth("--help");
   EXPECT_NE(doc.find(main_help.out), std::string::npos) << "docs/cli.md is stale: run scripts/gen_cli_docs.sh";
-  for (const char* cmd : {"info", "convert", "deidentify"}) {
+  for (const char* cmd : {"info", "convert", "evaluate", "deidentify"}) {
     auto h = run_medsynth(std::string(cmd) + " --help");
     EXPECT_NE(doc.find(h.out), std::string::npos)
         << "docs/cli.md does not hold the help of '" << cmd << "': run scripts/gen_cli_docs.sh";

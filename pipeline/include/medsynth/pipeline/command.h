@@ -33,6 +33,7 @@ const std::vector<Command>& all_commands();
 // Per-command factories, one per file in pipeline/commands/.
 Command make_info_command();
 Command make_convert_command();
+Command make_evaluate_command();
 Command make_deidentify_command();
 
 // The closest name to `word` among `candidates` (edit distance), or "" when none is near.
