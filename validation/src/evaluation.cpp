@@ -236,6 +236,14 @@ void require_grid(const io::Image<T>& v, const io::Volume& real, const std::stri
 
 json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   json report;
+  // Seconds per stage, in the report so that a slow run says where its time went.
+  json timings = json::object();
+  auto stage_start = std::chrono::steady_clock::now();
+  auto lap = [&](const char* stage) {
+    const auto now = std::chrono::steady_clock::now();
+    timings[stage] = std::chrono::duration<double>(now - stage_start).count();
+    stage_start = now;
+  };
   report["medsynth"] = {{"version", kVersion}, {"git", kGitDescribe}};
   report["created"] = utc_now();
   report["command"] = in.command_line;
@@ -265,6 +273,7 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
     }
   }
 
+  lap("read");
   // Paired figures.
   PairedOptions po;
   po.data_range = in.data_range;
@@ -291,6 +300,7 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
                                                                                           : "max - min of the real volume inside the mask")}};
   report["mask"] = in.mask.empty() ? json(nullptr) : json{{"path", in.mask}, {"voxels", paired.mask_voxels}};
   report["paired"] = paired_json(paired);
+  lap("paired");
 
   // Unpaired sets: slices with anatomy in each volume.
   const std::vector<std::size_t> real_k = content_slices(real, low, range);
@@ -345,6 +355,7 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
           {"dc_k", dc.k}};
     }
   }
+  lap("distribution");
   if (!report.contains("distribution")) {
     report["distribution"] = {{"skipped", "needs at least 6 slices with content in each set (real " +
                                               std::to_string(real_set.size()) + ", synthetic " +
@@ -353,6 +364,7 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   const json div_syn = diversity(syn_set, range, in.threads), div_real = diversity(real_set, range, in.threads);
   if (!div_syn.is_null() && !div_real.is_null()) report["diversity"] = {{"synthetic", div_syn}, {"real", div_real}};
   else report["diversity"] = {{"skipped", "needs at least 2 slices with content in each set"}};
+  lap("diversity");
 
   // Conditioning adherence.
   if (!in.labels.empty()) {
@@ -380,6 +392,7 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
                               {"mean_dice_real", ca.mean_dice_real}};
   }
 
+  if (!in.labels.empty()) lap("conditioning");
   // Memorisation check against the training volume.
   json privacy_images = json::array();
   std::vector<Slice> train_set;
@@ -423,6 +436,7 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
                          {"top", top},
                          {"synthetic_best_correlation", syn_r},
                          {"baseline_best_correlation", base_r}};
+    lap("privacy");
     notes.push_back("The memorisation baseline treats the --real volume as held out: it must share no slice with --train.");
   }
 
@@ -472,6 +486,8 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
       report["privacy"]["top"][i]["image"] = name;
     }
   }
+  lap("images");
+  report["timings_s"] = timings;
   notes.push_back("Slices are taken along the third index axis and metrics are 2-D, as medsynth's models are.");
   if (real_k.size() < 50)
     notes.push_back("Distribution metrics on fewer than 50 slices per set are noisy: compare them between runs of equal size only.");

@@ -35,8 +35,8 @@ struct RadiomicsOptions {
 // 8 histogram features (mean, standard deviation, skewness, excess kurtosis, entropy, 10th,
 // 50th, 90th percentile; intensities in units of the window) and 8 GLCM features from ITK's
 // ScalarImageToTextureFeaturesFilter (energy, entropy, correlation, inverse difference moment,
-// inertia, cluster shade, cluster prominence, Haralick correlation; mean over the 4 in-plane
-// offsets at distance 1), computed over the masked pixels (all pixels without a mask).
+// inertia, cluster shade, cluster prominence, Haralick correlation of one co-occurrence matrix
+// summed over the 4 in-plane offsets at distance 1), over the masked pixels (all without a mask).
 class RadiomicsFeatureExtractor : public FeatureExtractor {
  public:
   explicit RadiomicsFeatureExtractor(const RadiomicsOptions& options) : options_(options) {}
