@@ -10,7 +10,7 @@ namespace medsynth::pipeline {
 
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> commands = {make_info_command(), make_convert_command(), make_evaluate_command(),
-                                                make_deidentify_command()};
+                                                make_deidentify_command(), make_pacs_command()};
   return commands;
 }
 

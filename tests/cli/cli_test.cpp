@@ -15,7 +15,7 @@ TEST(Cli, HelpListsCommandsAndExitCodes) {
   EXPECT_NE(r.out.find("info"), std::string::npos);
   EXPECT_NE(r.out.find("convert"), std::string::npos);
   EXPECT_NE(r.out.find("exit codes"), std::string::npos);
-  for (const char* cmd : {"info", "convert", "deidentify"}) {
+  for (const char* cmd : {"info", "convert", "deidentify", "pacs"}) {
     auto h = run_medsynth(std::string(cmd) + " --help");
     EXPECT_EQ(h.exit_code, 0) << cmd;
     EXPECT_NE(h.out.find("usage: medsynth " + std::string(cmd)), std::string::npos) << h.out;

@@ -35,6 +35,7 @@ Command make_info_command();
 Command make_convert_command();
 Command make_evaluate_command();
 Command make_deidentify_command();
+Command make_pacs_command();
 
 // The closest name to `word` among `candidates` (edit distance), or "" when none is near.
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
