@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -88,6 +89,34 @@ TEST(DistributionMetric, RadiomicsFiguresMatchScipyAndNumpyReferences) {
   // Heavy noise moves texture: the sets must be told apart.
   EXPECT_GT(fd, 1.0);
   EXPECT_GT(mm.mmd2, 0.0);
+}
+
+TEST(DistributionMetric, RadiomicsHistogramFeaturesMatchNumpyAndTextureSeesNoise) {
+  TempDir tmp;
+  const io::Volume real = read_ch2();
+  const Slice s = slice_of(real, 90);
+  const RadiomicsFeatureExtractor ex(RadiomicsOptions{0, 255, 32, 32});
+  const std::vector<double> f = ex.extract(s, nullptr);
+  ASSERT_EQ(f.size(), ex.feature_names().size());
+  write_float(real, tmp.str("real.nii"));
+  auto p = python(
+      "import json, numpy as np, nibabel as nib, scipy.stats\n"
+      "v = np.clip(np.asarray(nib.load('" + tmp.str("real.nii") + "').dataobj, dtype=np.float64)[:, :, 90] / 255.0, 0, 1).ravel()\n"
+      "h = np.histogram(v, bins=32, range=(0, 1))[0] / v.size; h = h[h > 0]\n"
+      "q = [float(np.percentile(v, x, method='lower')) for x in (10, 50, 90)]\n"
+      "print(json.dumps([v.mean(), v.std(), scipy.stats.skew(v), scipy.stats.kurtosis(v), float(-(h * np.log2(h)).sum())] + q))\n");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const auto j = nlohmann::json::parse(p.out);
+  for (std::size_t i = 0; i < 8; ++i) EXPECT_NEAR(f[i], j[i].get<double>(), 1e-6) << ex.feature_names()[i];
+  // GLCM: noise raises contrast (inertia) and spreads the matrix (lower energy, higher entropy).
+  const std::vector<double> g = ex.extract(slice_of(perturbed(real, 20.0, 2), 90), nullptr);
+  const auto idx = [&](const std::string& name) {
+    const auto names = ex.feature_names();
+    return static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+  };
+  EXPECT_GT(g[idx("glcm_inertia")], 2 * f[idx("glcm_inertia")]);
+  EXPECT_LT(g[idx("glcm_energy")], f[idx("glcm_energy")]);
+  EXPECT_GT(g[idx("glcm_entropy")], f[idx("glcm_entropy")]);
 }
 
 TEST(DistributionMetric, IdenticalSetsGiveZeroDistanceFullPrecisionRecallAndCoverage) {

@@ -263,3 +263,24 @@ TEST(Evaluate, BadInputExitsTwoWithAClearMessageAndLeavesNothingBehind) {
   r = run_medsynth(base + "2 --real " + s.real + " --synthetic " + s.synthetic + " --data-range -1");
   EXPECT_EQ(r.exit_code, 1) << r.err;
 }
+
+TEST(Evaluate, ReadsADicomSeriesAsTheRealVolumeAndReportsIdenticalImagesHonestly) {
+  // plastimatch's DICOM series of Colin27 against the NIfTI it was written from: one grid, the
+  // same voxels. Identical images have PSNR +inf, which JSON cannot hold: null, and ∞ on the page.
+  const std::string series = plastimatch_series(kTemplates + "ch2.nii.gz", "ch2-dicom");
+  TempDir tmp;
+  auto r = run_medsynth("evaluate --real " + series + " --synthetic " + kTemplates + "ch2.nii.gz --out " + tmp.str("r"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(tmp.str("r/report.json")));
+  EXPECT_EQ(j["inputs"]["real"]["files"], 181);
+  EXPECT_EQ(j["inputs"]["synthetic"]["files"], 1);
+  EXPECT_EQ(j["paired"]["volume"]["ssim"], 1.0);
+  EXPECT_EQ(j["paired"]["volume"]["ms_ssim"], 1.0);
+  EXPECT_EQ(j["paired"]["volume"]["mae"], 0.0);
+  EXPECT_TRUE(j["paired"]["volume"]["psnr"].is_null());
+  EXPECT_NEAR(j["distribution"]["frechet_distance"].get<double>(), 0.0, 1e-9);
+  EXPECT_EQ(j["distribution"]["precision"], 1.0);
+  EXPECT_EQ(j["diversity"]["synthetic"]["mean_ms_ssim"], j["diversity"]["real"]["mean_ms_ssim"]);
+  const std::string html = slurp(tmp.str("r/report.html"));
+  EXPECT_NE(html.find("∞ dB"), std::string::npos);
+}

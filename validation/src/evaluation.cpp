@@ -472,7 +472,7 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
                       (fs::path(images_dir) / fs::path(name).filename()).string());
     const auto it = std::find_if(paired.slices.begin(), paired.slices.end(), [&](const SliceMetrics& s) { return s.index == k; });
     montages.push_back({{"slice", k}, {"image", name}, {"ssim", it->metrics.has_ssim ? number(it->metrics.ssim) : json(nullptr)},
-                        {"psnr", number(it->metrics.psnr)}});
+                        {"psnr", number(it->metrics.psnr)}, {"mse", it->metrics.mse}});
   }
   report["images"]["montages"] = montages;
   report["images"]["difference_scale"] = diff_scale;

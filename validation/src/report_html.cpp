@@ -53,6 +53,12 @@ std::string plain(double v) {
   return os.str();
 }
 
+// PSNR of identical images is +inf, stored as null in JSON (which has no infinity).
+std::string psnr_text(const json& psnr, const json& mse) {
+  if (psnr.is_null() && mse.is_number() && mse.get<double>() == 0) return "∞";
+  return fmt(psnr, 3);
+}
+
 std::vector<double> numbers(const json& arr) {
   std::vector<double> out;
   for (const auto& v : arr)
@@ -225,7 +231,7 @@ std::string render_report_html(const json& r) {
   };
   card("SSIM (volume)", fmt(vol["ssim"]));
   card("MS-SSIM (volume)", fmt(vol["ms_ssim"]));
-  card("PSNR (dB)", fmt(vol["psnr"], 3));
+  card("PSNR (dB)", psnr_text(vol["psnr"], vol["mse"]));
   card("MAE", fmt(vol["mae"]));
   if (r["distribution"].contains("frechet_distance")) card("Fréchet distance (radiomics)", fmt(r["distribution"]["frechet_distance"]));
   if (r.contains("conditioning")) card("mean Dice (synthetic)", fmt(r["conditioning"]["mean_dice_synthetic"]));
@@ -242,7 +248,7 @@ std::string render_report_html(const json& r) {
   row("data range L", fmt(dr["value"]) + " (from " + fmt(dr["low"]) + ")", esc(dr["source"].get<std::string>()) + "; used by PSNR and SSIM");
   row("MAE", fmt(vol["mae"]), "mean |synthetic − real| per voxel, in image units; lower is better");
   row("MSE", fmt(vol["mse"]), "mean squared difference; lower is better");
-  row("PSNR", fmt(vol["psnr"], 3) + " dB", "10·log10(L²/MSE); higher is better; ∞ when identical");
+  row("PSNR", psnr_text(vol["psnr"], vol["mse"]) + " dB", "10·log10(L²/MSE); higher is better; ∞ when identical");
   row("SSIM", fmt(vol["ssim"]), "structural similarity, Gaussian 11×11 σ 1.5; 1 is identical");
   row("MS-SSIM", fmt(vol["ms_ssim"]), std::to_string(r["paired"]["ms_ssim_scales"].get<int>()) + " scales; 1 is identical");
   row("voxels compared", std::to_string(vol["voxels"].get<std::size_t>()),
@@ -299,7 +305,7 @@ std::string render_report_html(const json& r) {
   for (const auto& m : r["images"]["montages"]) {
     o << "<figure><img src=\"" << esc(m["image"].get<std::string>()) << "\" alt=\"slice " << m["slice"].get<std::size_t>()
       << ": real, synthetic, difference\"><figcaption>slice k=" << m["slice"].get<std::size_t>() << " · SSIM "
-      << fmt(m["ssim"]) << " · PSNR " << fmt(m["psnr"], 3) << " dB</figcaption></figure>\n";
+      << fmt(m["ssim"]) << " · PSNR " << psnr_text(m["psnr"], m["mse"]) << " dB</figcaption></figure>\n";
   }
 
   // Distribution and diversity.
