@@ -156,6 +156,8 @@ TEST(Evaluate, ReportHoldsFiniteFiguresFlagsThePlantedCopyAndEveryImageExists) {
   }
   EXPECT_GE(images, 6u + 8u);
   EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("<h2>Training log</h2>"), std::string::npos);  // the loss curve from --log
+  EXPECT_NE(html.find("aria-label=\"loss\""), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   // PNGs that skimage reads back as RGB images of the montage's shape (3 panels + 2 gaps).
   auto p = python("from skimage import io\n"
