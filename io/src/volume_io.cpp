@@ -98,7 +98,7 @@ void write_any(const Image<T>& v, const std::string& path, const WriteOptions& o
                NiftiFn write_nifti) {
   const Format f = detect_write_format(path);
   if (f == Format::kDicom) {
-    throw Error(path, "DICOM output is written by 'medsynth export' / the synthetic DICOM writer, not by convert",
+    throw Error(path, "DICOM is written as a folder of files: use 'medsynth convert IN OUT_DIR --to dicom'",
                 ExitCode::kUsage);
   }
   if (v.voxels.size() != v.geometry.voxel_count()) {
