@@ -10,7 +10,8 @@ namespace medsynth::pipeline {
 
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> commands = {make_info_command(), make_convert_command(), make_evaluate_command(),
-                                                make_deidentify_command(), make_pacs_command()};
+                                                make_deidentify_command(), make_pacs_command(), make_config_command(),
+                                                make_merge_command(), make_tissue_map_command()};
   return commands;
 }
 
@@ -62,13 +63,22 @@ int run_command(const Command& cmd, const std::vector<std::string>& args) {
   po::options_description desc = declared_options(cmd, &pos);
   po::variables_map vm;
   try {
-    auto parser = po::command_line_parser(args).options(desc).positional(pos);
-    if (cmd.accepts_config_overrides) parser.allow_unregistered();
-    auto parsed = parser.run();
-    po::store(parsed, vm);
-    if (cmd.accepts_config_overrides) {
-      vm.insert({kOverridesKey, po::variable_value(boost::any(po::collect_unrecognized(parsed.options, po::include_positional)), false)});
+    // Config keys (--section.key value, or --section.key=value) are split off first: they are
+    // not the command's own options, and their values must not be taken for positionals.
+    std::vector<std::string> own, overrides;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      const bool config_key = cmd.accepts_config_overrides && a.rfind("--", 0) == 0 &&
+                              a.find('.') != std::string::npos && a.find('.') < a.find('=');
+      if (!config_key) {
+        own.push_back(a);
+        continue;
+      }
+      overrides.push_back(a);
+      if (a.find('=') == std::string::npos && i + 1 < args.size()) overrides.push_back(args[++i]);
     }
+    po::store(po::command_line_parser(own).options(desc).positional(pos).run(), vm);
+    if (cmd.accepts_config_overrides) vm.insert({kOverridesKey, po::variable_value(boost::any(overrides), false)});
     if (vm.count("help")) {
       std::cout << command_help(cmd);
       return 0;

@@ -121,8 +121,24 @@ TEST(Cli, DocsMatchEveryCommandsHelp) {
   ASSERT_FALSE(doc.empty()) << "docs/cli.md is missing";
   auto main_help = run_medsynth("--help");
   EXPECT_NE(doc.find(main_help.out), std::string::npos) << "docs/cli.md is stale: run scripts/gen_cli_docs.sh";
-  for (const char* cmd : {"info", "convert", "evaluate", "deidentify"}) {
-    auto h = run_medsynth(std::string(cmd) + " --help");
+  // Every command the main help lists (so a new command cannot go undocumented).
+  std::vector<std::string> commands;
+  std::istringstream lines(main_help.out);
+  std::string line;
+  bool in_list = false;
+  while (std::getline(lines, line)) {
+    if (line == "commands:") {
+      in_list = true;
+    } else if (in_list && line.rfind("  ", 0) == 0) {
+      commands.push_back(line.substr(2, line.find(' ', 2) - 2));
+    } else if (in_list) {
+      break;
+    }
+  }
+  EXPECT_GE(commands.size(), 8u);
+  for (const auto& cmd : commands) {
+    auto h = run_medsynth(cmd + " --help");
+    EXPECT_EQ(h.exit_code, 0) << cmd;
     EXPECT_NE(doc.find(h.out), std::string::npos)
         << "docs/cli.md does not hold the help of '" << cmd << "': run scripts/gen_cli_docs.sh";
   }

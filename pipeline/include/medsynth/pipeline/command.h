@@ -34,6 +34,9 @@ const std::vector<Command>& all_commands();
 Command make_info_command();
 Command make_convert_command();
 Command make_evaluate_command();
+Command make_config_command();
+Command make_merge_command();
+Command make_tissue_map_command();
 Command make_deidentify_command();
 Command make_pacs_command();
 

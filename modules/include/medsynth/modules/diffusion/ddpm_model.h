@@ -1,0 +1,56 @@
+#pragma once
+// Family "ddpm": a conditional denoising diffusion model on slices (Ho et al. 2020) with ε- or
+// v-prediction (Salimans & Ho 2022), DDPM and DDIM samplers (Song et al. 2021), classifier-free
+// guidance (Ho & Salimans 2022) and RePaint-style inpainting (Lugmayr et al. 2022).
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+
+#include "medsynth/modules/generative_model.h"
+#include "medsynth/modules/nn/unet.h"
+
+namespace medsynth::modules {
+
+class DdpmModel : public GenerativeModel {
+ public:
+  DdpmModel(const ModelConfig& config, torch::Device device);
+
+  std::string family() const override { return "ddpm"; }
+  const ModelConfig& config() const override { return config_; }
+  torch::Device device() const override { return device_; }
+
+  void configure_training(const OptimConfig& optim) override;
+  void set_learning_rate(double lr) override;
+  StepStats train_step(const Batch& batch, std::uint64_t seed) override;
+
+  torch::Tensor sample(const Condition& condition, const SampleOptions& options) override;
+  bool can_inpaint() const override { return true; }
+
+  // The network's raw output (ε or v) for x_t at timestep t, with guidance: exposed for tests
+  // (guidance 0 must equal the unconditional prediction).
+  torch::Tensor predict(const torch::Tensor& x, const torch::Tensor& t, const Condition& c, double guidance,
+                        bool use_ema = true);
+
+  void save(torch::serialize::OutputArchive& archive) override;
+  void load(torch::serialize::InputArchive& archive) override;
+  std::vector<torch::Tensor> weights() override;
+  std::int64_t parameter_count() override;
+
+ private:
+  nn::UNetInput assemble(const torch::Tensor& x_t, const torch::Tensor& t, const Condition& c,
+                         const torch::Tensor& present);
+  void check_condition(const Condition& c) const;
+  void update_ema();
+
+  ModelConfig config_;
+  torch::Device device_;
+  nn::UNet net_{nullptr}, ema_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  OptimConfig optim_;
+  std::vector<double> alpha_bar_;
+  torch::Tensor alpha_bar_t_;  // on device, float
+  std::int64_t ema_updates_ = 0;
+};
+
+}  // namespace medsynth::modules

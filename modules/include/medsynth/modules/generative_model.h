@@ -1,0 +1,85 @@
+#pragma once
+// The interface every model family implements (ddpm now; vae, gan, ldm later), and the registry
+// that maps the config's family name to a factory.
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "medsynth/error.h"
+#include "medsynth/modules/model_config.h"
+
+namespace medsynth::modules {
+
+// A model or checkpoint that cannot do what was asked (exit code 2: bad input).
+class Error : public medsynth::Error {
+ public:
+  explicit Error(const std::string& what, ExitCode code = ExitCode::kBadInput) : medsynth::Error(what, code) {}
+};
+
+// What a training step or a sampler gets. Undefined tensors are absent parts.
+struct Batch {
+  torch::Tensor image;     // [B, C, H, W] in [-1, 1]
+  torch::Tensor labels;    // [B, K, H, W] one-hot label map
+  torch::Tensor source;    // [B, 1, H, W] source image (other contrast, sketch, edges)
+  torch::Tensor class_id;  // [B] int64
+  torch::Tensor position;  // [B] float, normalised slice position in [0, 1]
+  std::int64_t size() const;
+};
+using Condition = Batch;  // the same parts, without the image
+
+struct StepStats {
+  double loss = 0;
+  double grad_norm = 0;
+};
+
+struct SampleOptions {
+  std::string sampler = "ddim";  // ddim | ddpm
+  int steps = 50;                // DDIM steps (DDPM always runs every training timestep)
+  double eta = 0.0;              // DDIM stochasticity
+  double guidance = 1.0;         // classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger
+  std::vector<std::uint64_t> seeds;  // one per sample: its own noise stream
+  // Inpainting (RePaint): regenerate where mask == 1, keep `known` elsewhere exactly.
+  torch::Tensor known;           // [B, C, H, W]
+  torch::Tensor mask;            // [B, 1, H, W] in {0, 1}
+  int resample_jumps = 1;        // RePaint resampling: times each step is repeated (1 = none)
+};
+
+class GenerativeModel {
+ public:
+  virtual ~GenerativeModel() = default;
+  virtual std::string family() const = 0;
+  virtual const ModelConfig& config() const = 0;
+  virtual torch::Device device() const = 0;
+
+  // Training: the model owns its optimiser(s) and EMA weights.
+  virtual void configure_training(const OptimConfig& optim) = 0;
+  virtual void set_learning_rate(double lr) = 0;
+  // One optimisation step on `batch`; all randomness comes from `seed`.
+  virtual StepStats train_step(const Batch& batch, std::uint64_t seed) = 0;
+  // Called between backward and the optimiser step with every gradient (data-parallel all-reduce).
+  std::function<void(std::vector<torch::Tensor>&)> gradient_hook;
+
+  // Sampling (uses the EMA weights). Returns [B, C, H, W] in [-1, 1].
+  virtual torch::Tensor sample(const Condition& condition, const SampleOptions& options) = 0;
+  virtual bool can_inpaint() const { return false; }
+
+  // Everything needed to continue training: weights, EMA, optimiser state.
+  virtual void save(torch::serialize::OutputArchive& archive) = 0;
+  virtual void load(torch::serialize::InputArchive& archive) = 0;
+  // Training weights (not EMA), in a stable order: for equality tests and checksums.
+  virtual std::vector<torch::Tensor> weights() = 0;
+  virtual std::int64_t parameter_count() = 0;
+};
+
+using ModelFactory = std::function<std::unique_ptr<GenerativeModel>(const ModelConfig&, torch::Device)>;
+
+// Registers a family (called once per family at start-up by register_builtin_families()).
+void register_family(const std::string& name, ModelFactory factory);
+std::vector<std::string> registered_families();
+// Creates a model; an unknown family is refused, naming the known ones.
+std::unique_ptr<GenerativeModel> create_model(const ModelConfig& config, torch::Device device);
+
+}  // namespace medsynth::modules

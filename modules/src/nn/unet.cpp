@@ -1,0 +1,107 @@
+#include "medsynth/modules/nn/unet.h"
+
+#include "medsynth/modules/generative_model.h"
+
+namespace medsynth::modules::nn {
+
+UNetImpl::UNetImpl(const ModelConfig& c, int in_channels, int out_channels)
+    : base_(c.channels.at(0)), levels_(static_cast<int>(c.channels.size())), res_blocks_(c.res_blocks) {
+  for (int ch : c.channels) {
+    if (ch % c.groups != 0) {
+      throw Error("model.channels: " + std::to_string(ch) + " is not a multiple of model.groups (" +
+                  std::to_string(c.groups) + ")", ExitCode::kUsage);
+    }
+  }
+  if (c.image_size % (1 << (levels_ - 1)) != 0) {
+    throw Error("model.image_size " + std::to_string(c.image_size) + " must be divisible by 2^(levels-1) = " +
+                std::to_string(1 << (levels_ - 1)), ExitCode::kUsage);
+  }
+  const int E = 4 * base_;
+  const int spade = c.label_classes > 0 && c.label_mode == "spade" ? c.label_classes : 0;
+  time1 = register_module("time1", torch::nn::Linear(base_, E));
+  time2 = register_module("time2", torch::nn::Linear(E, E));
+  if (c.num_classes > 0) class_embed = register_module("class_embed", torch::nn::Embedding(c.num_classes + 1, E));
+  if (c.slice_position) {
+    pos1 = register_module("pos1", torch::nn::Linear(base_, E));
+    pos2 = register_module("pos2", torch::nn::Linear(E, E));
+  }
+  in_conv = register_module("in_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, base_, 3).padding(1)));
+
+  std::vector<int> skip_channels{base_};
+  int ch = base_;
+  for (int l = 0; l < levels_; ++l) {
+    const bool attn = l >= levels_ - c.attention_levels;
+    for (int b = 0; b < res_blocks_; ++b) {
+      const std::string i = std::to_string(down_blocks.size());
+      down_blocks.push_back(register_module("down_" + i, ResBlock(ch, c.channels[l], E, c.groups, c.dropout, spade)));
+      ch = c.channels[l];
+      down_attn.push_back(attn ? register_module("down_attn_" + i, Attention(ch, c.groups)) : Attention(nullptr));
+      skip_channels.push_back(ch);
+    }
+    if (l + 1 < levels_) {
+      downs.push_back(register_module("downsample_" + std::to_string(l), Downsample(ch)));
+      skip_channels.push_back(ch);
+    }
+  }
+  mid1 = register_module("mid1", ResBlock(ch, ch, E, c.groups, c.dropout, spade));
+  mid_attn = register_module("mid_attn", Attention(ch, c.groups));
+  mid2 = register_module("mid2", ResBlock(ch, ch, E, c.groups, c.dropout, spade));
+  for (int l = levels_ - 1; l >= 0; --l) {
+    const bool attn = l >= levels_ - c.attention_levels;
+    for (int b = 0; b < res_blocks_ + 1; ++b) {
+      const std::string i = std::to_string(up_blocks.size());
+      const int skip = skip_channels.back();
+      skip_channels.pop_back();
+      up_blocks.push_back(register_module("up_" + i, ResBlock(ch + skip, c.channels[l], E, c.groups, c.dropout, spade)));
+      ch = c.channels[l];
+      up_attn.push_back(attn ? register_module("up_attn_" + i, Attention(ch, c.groups)) : Attention(nullptr));
+    }
+    if (l > 0) ups.push_back(register_module("upsample_" + std::to_string(l), Upsample(ch)));
+  }
+  out_norm = register_module("out_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(c.groups, ch)));
+  out_conv = register_module("out_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, out_channels, 3).padding(1)));
+}
+
+torch::Tensor UNetImpl::embedding(const UNetInput& in) {
+  auto e = time2(torch::silu(time1(sinusoidal_embedding(in.t, base_))));
+  if (class_embed && in.class_id.defined()) e = e + class_embed(in.class_id);
+  if (pos1 && in.position.defined()) {
+    auto p = pos2(torch::silu(pos1(sinusoidal_embedding(in.position * 1000.0, base_))));
+    e = e + p * in.position_present.unsqueeze(1);
+  }
+  return e;
+}
+
+torch::Tensor UNetImpl::forward(const UNetInput& in) {
+  const auto emb = embedding(in);
+  const auto& labels = in.spade_labels;
+  std::vector<torch::Tensor> skips;
+  auto h = in_conv(in.x);
+  skips.push_back(h);
+  std::size_t block = 0;
+  for (int l = 0; l < levels_; ++l) {
+    for (int b = 0; b < res_blocks_; ++b, ++block) {
+      h = down_blocks[block](h, emb, labels);
+      if (down_attn[block]) h = down_attn[block](h);
+      skips.push_back(h);
+    }
+    if (l + 1 < levels_) {
+      h = downs[static_cast<std::size_t>(l)](h);
+      skips.push_back(h);
+    }
+  }
+  h = mid2(mid_attn(mid1(h, emb, labels)), emb, labels);
+  block = 0;
+  std::size_t up = 0;
+  for (int l = levels_ - 1; l >= 0; --l) {
+    for (int b = 0; b < res_blocks_ + 1; ++b, ++block) {
+      h = up_blocks[block](torch::cat({h, skips.back()}, 1), emb, labels);
+      skips.pop_back();
+      if (up_attn[block]) h = up_attn[block](h);
+    }
+    if (l > 0) h = ups[up++](h);
+  }
+  return out_conv(torch::silu(out_norm(h)));
+}
+
+}  // namespace medsynth::modules::nn

@@ -1,0 +1,80 @@
+#pragma once
+// The run configuration: INI sections [data] [model] [train] [sample], every key also a
+// command-line option (--train.steps 500). Defaults live in the structs' initialisers only.
+#include <boost/program_options.hpp>
+
+#include <string>
+#include <vector>
+
+#include "medsynth/error.h"
+#include "medsynth/modules/model_config.h"
+
+namespace medsynth::pipeline {
+
+class ConfigError : public medsynth::Error {
+ public:
+  explicit ConfigError(const std::string& what) : medsynth::Error(what, ExitCode::kUsage) {}
+};
+
+struct DataConfig {
+  std::string manifest;          // CSV: subject,image[,labels][,source][,class]
+  int grid = 64;                 // slices are resampled in-plane to grid x grid
+  double clip_low = 0.5;         // intensity percentiles (of foreground voxels) mapped to -1 and 1
+  double clip_high = 99.5;
+  double holdout = 0.2;          // fraction held out: whole subjects, or a contiguous slab of one
+  double min_foreground = 0.05;  // a slice is kept when this fraction of it is foreground
+  std::string labels = "file";   // file (the manifest's labels column) | tissue (multi-Otsu of the
+                                 // image: background, CSF, grey, white matter) | none
+  int tissue_classes = 3;        // classes of the multi-Otsu tissue map (plus background)
+  std::string cache = "";        // slice cache folder ("" = <train.out>/cache)
+};
+
+struct TrainConfig {
+  std::string out = "medsynth-run";  // run folder: checkpoints, loss log, cache
+  int steps = 1000;
+  int batch = 16;
+  int warmup = 100;               // linear learning-rate warm-up steps, then cosine decay to 0
+  int seed = 1;
+  int threads = 0;                // LibTorch intra-op threads; 0 = all cores
+  int checkpoint_every = 100;
+  int keep_checkpoints = 3;
+  int log_every = 10;
+  std::string device = "cpu";     // auto | cpu | cuda | cuda:K
+};
+
+struct SampleConfig {
+  std::string sampler = "ddim";   // ddim | ddpm
+  int steps = 50;
+  double eta = 0.0;
+  double guidance = 1.0;
+  int seed = 7;
+  int batch = 16;
+};
+
+struct RunConfig {
+  DataConfig data;
+  modules::ModelConfig model;
+  modules::OptimConfig optim;     // keys live in [train]: train.lr, train.grad_clip, ...
+  TrainConfig train;
+  SampleConfig sample;
+};
+
+// Declares every key bound to `config`'s fields (defaults = their current values).
+boost::program_options::options_description config_options(RunConfig& config, std::string& channels_text);
+
+// Reads an INI file (may be "") and then command-line overrides ("--section.key value" tokens).
+// Overrides win. Unknown keys are refused with the nearest valid key suggested.
+RunConfig load_config(const std::string& ini_path, const std::vector<std::string>& overrides);
+
+// The configuration as INI text (what a run actually used; stored with checkpoints).
+std::string to_ini(const RunConfig& config);
+
+// Markdown table of every key: section, key, default, meaning (docs/config.md).
+std::string config_reference();
+
+}  // namespace medsynth::pipeline
+
+namespace medsynth::pipeline {
+// A configuration from INI text (as stored in checkpoints).
+RunConfig config_from_ini_text(const std::string& text);
+}  // namespace medsynth::pipeline

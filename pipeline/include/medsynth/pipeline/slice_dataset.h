@@ -1,0 +1,90 @@
+#pragma once
+// Ingest: a manifest of volumes becomes a cache of normalised square slices (memory-mapped for
+// training), keyed by a fingerprint of the inputs and settings, so unchanged input is not
+// ingested twice. Split by subject; with one subject, by a contiguous slab of slices.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "medsynth/io/volume.h"
+#include "medsynth/pipeline/config.h"
+
+namespace medsynth::pipeline {
+
+struct ManifestRow {
+  std::string subject, image, labels, source;
+  int class_id = -1;
+  int line = 0;
+};
+
+// Reads the CSV (header: subject,image[,labels][,source][,class]); every named file must exist
+// and be readable, checked before any work (io::Error naming the file and the manifest line).
+std::vector<ManifestRow> read_manifest(const std::string& path);
+
+// Intensity window: percentiles of the foreground (voxels above the volume's minimum) → [-1, 1].
+struct IntensityWindow {
+  float lo = 0, hi = 1;
+  float map(float v) const;
+};
+IntensityWindow fit_window(const io::Volume& v, double p_lo, double p_hi);
+
+// Tissue map by multi-Otsu thresholds of the foreground: 0 background, 1..classes by intensity
+// (for T1: CSF, grey matter, white matter).
+io::LabelVolume tissue_map(const io::Volume& v, int classes);
+
+struct SliceRecord {
+  int subject = 0;      // index into subjects
+  int z = 0;            // canonical slice index in its volume
+  float position = 0;   // normalised slice position
+  bool heldout = false;
+  int class_id = -1;
+};
+
+class SliceDataset {
+ public:
+  static SliceDataset open(const std::string& dir);  // throws when the cache is incomplete
+  SliceDataset(SliceDataset&&) noexcept;
+  SliceDataset& operator=(SliceDataset&&) noexcept;
+  ~SliceDataset();
+
+  std::size_t size() const { return records_.size(); }
+  int grid() const { return grid_; }
+  int label_classes() const { return label_classes_; }  // 0 when there are no label maps
+  bool has_source() const { return sources_ != nullptr; }
+  const float* image(std::size_t i) const { return images_ + i * pixels(); }
+  const std::uint8_t* labels(std::size_t i) const { return labels_ + i * pixels(); }
+  const float* source(std::size_t i) const { return sources_ + i * pixels(); }
+  const SliceRecord& record(std::size_t i) const { return records_[i]; }
+  std::vector<std::size_t> indices(bool heldout) const;
+  const nlohmann::json& index() const { return index_; }
+  const std::string& fingerprint() const { return fingerprint_; }
+  const std::string& dir() const { return dir_; }
+  std::size_t pixels() const { return static_cast<std::size_t>(grid_) * static_cast<std::size_t>(grid_); }
+
+ private:
+  SliceDataset() = default;
+  struct Mapping;
+  std::vector<std::unique_ptr<Mapping>> maps_;
+  const float* images_ = nullptr;
+  const std::uint8_t* labels_ = nullptr;
+  const float* sources_ = nullptr;
+  std::vector<SliceRecord> records_;
+  nlohmann::json index_;
+  std::string fingerprint_, dir_;
+  int grid_ = 0, label_classes_ = 0;
+};
+
+struct IngestResult {
+  std::string dir;
+  bool reused = false;
+  std::size_t train_slices = 0, heldout_slices = 0;
+};
+
+// Ingests (or finds in the cache) the dataset of `config.data`. `cache_root` is used when
+// config.data.cache is empty.
+IngestResult ingest(const RunConfig& config, const std::string& cache_root);
+
+}  // namespace medsynth::pipeline

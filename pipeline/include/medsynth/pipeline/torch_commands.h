@@ -1,0 +1,27 @@
+#pragma once
+// Commands that need LibTorch, built into the loadable module libmedsynth_torch.so.
+#include <vector>
+
+#include "medsynth/pipeline/command.h"
+
+namespace medsynth::pipeline {
+
+Command make_train_command();
+Command make_sample_command();
+const std::vector<Command>& torch_commands();
+
+// Names and one-line summaries of the module's commands, known to the executable without
+// loading the module (so `medsynth --help` stays fast). A test checks they match.
+struct LazyCommand {
+  const char* name;
+  const char* summary;
+};
+inline const LazyCommand kTorchCommands[] = {
+    {"train", "train a generative model on the slices of a dataset"},
+    {"sample", "synthesise a volume from a checkpoint and a condition"},
+};
+
+}  // namespace medsynth::pipeline
+
+// The module's entry point (C linkage, found with dlsym).
+extern "C" const std::vector<medsynth::pipeline::Command>* medsynth_torch_commands();

@@ -1,0 +1,32 @@
+#pragma once
+// The training loop: AdamW with warm-up then cosine decay, gradient clipping, EMA, fixed seeds,
+// periodic atomic checkpoints, resume, a CSV loss log, and a hard stop on a non-finite loss.
+#include <string>
+
+#include "medsynth/modules/generative_model.h"
+#include "medsynth/pipeline/config.h"
+#include "medsynth/pipeline/slice_dataset.h"
+
+namespace medsynth::pipeline {
+
+struct TrainResult {
+  std::string checkpoint;  // the last checkpoint written
+  std::int64_t steps = 0;  // steps done when training stopped
+  double last_loss = 0;
+  double first_loss = 0;   // mean loss of the first logged interval (or step)
+  double seconds = 0;
+};
+
+// Learning rate at `step` (0-based): linear warm-up to `lr`, then cosine decay to 0 at `steps`.
+double learning_rate(double lr, int warmup, int steps, std::int64_t step);
+
+// Assembles the batch of slices `indices` (labels one-hot) on `device`.
+modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_t>& indices,
+                          const modules::ModelConfig& model, torch::Device device);
+
+// Trains per `config` into config.train.out. With resume, continues from the newest checkpoint
+// there (refusing one of another model, config or dataset); without, refuses a folder that
+// already holds checkpoints.
+TrainResult train(const RunConfig& config, bool resume);
+
+}  // namespace medsynth::pipeline

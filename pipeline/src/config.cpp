@@ -1,0 +1,232 @@
+#include "medsynth/pipeline/config.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "medsynth/pipeline/command.h"
+
+namespace medsynth::pipeline {
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Defaults shown as people write them (0.2, not 0.20000000000000001), and parsed back exactly.
+std::string shown(double v) {
+  char buf[64];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+std::string shown(int v) { return std::to_string(v); }
+std::string shown(bool v) { return v ? "true" : "false"; }
+std::string shown(const std::string& v) { return v; }
+
+template <typename T>
+po::typed_value<T>* key(T* field) {
+  return po::value(field)->default_value(*field, shown(*field));
+}
+
+}  // namespace
+
+po::options_description config_options(RunConfig& c, std::string& channels) {
+  po::options_description d("Configuration keys (INI [section] key = value, or --section.key value)");
+  std::string ch;
+  for (int v : c.model.channels) ch += (ch.empty() ? "" : ",") + std::to_string(v);
+  channels = ch;
+  d.add_options()
+      ("data.manifest", key(&c.data.manifest),
+       "CSV of the dataset: subject,image[,labels][,source][,class]; paths relative to the CSV")
+      ("data.grid", key(&c.data.grid), "in-plane size of the slices (grid x grid)")
+      ("data.clip_low", key(&c.data.clip_low),
+       "lower intensity percentile of the foreground, mapped to -1")
+      ("data.clip_high", key(&c.data.clip_high),
+       "upper intensity percentile of the foreground, mapped to 1")
+      ("data.holdout", key(&c.data.holdout),
+       "fraction held out for evaluation: whole subjects, or a contiguous slab when there is one subject")
+      ("data.min_foreground", key(&c.data.min_foreground),
+       "keep a slice when at least this fraction of it is foreground")
+      ("data.labels", key(&c.data.labels),
+       "label maps: file (manifest column) | tissue (multi-Otsu tissue map of the image) | none")
+      ("data.tissue_classes", key(&c.data.tissue_classes),
+       "classes of the tissue map (without background)")
+      ("data.cache", key(&c.data.cache),
+       "slice cache folder (empty: <train.out>/cache)")
+      ("model.family", key(&c.model.family), "model family: ddpm")
+      ("model.channels", key(&channels), "U-Net width per level, comma-separated")
+      ("model.res_blocks", key(&c.model.res_blocks), "ResBlocks per level")
+      ("model.attention_levels", key(&c.model.attention_levels),
+       "self-attention on the last N (lowest-resolution) levels")
+      ("model.groups", key(&c.model.groups), "GroupNorm groups")
+      ("model.dropout", key(&c.model.dropout), "dropout in ResBlocks")
+      ("model.label_mode", key(&c.model.label_mode),
+       "label-map conditioning: concat | spade")
+      ("model.source_image", key(&c.model.source_image),
+       "condition on the manifest's source image (contrast translation, sketch to image)")
+      ("model.class_conditioning", key(&c.model.num_classes),
+       "number of classes of the manifest's class column (0: none)")
+      ("model.slice_position", key(&c.model.slice_position),
+       "condition on the normalised slice position")
+      ("model.condition_dropout", key(&c.model.condition_dropout),
+       "probability of dropping the condition in training (classifier-free guidance)")
+      ("model.parametrization", key(&c.model.parametrization),
+       "what the network predicts: eps | v")
+      ("model.schedule", key(&c.model.schedule), "noise schedule: linear | cosine")
+      ("model.timesteps", key(&c.model.timesteps), "diffusion timesteps")
+      ("train.out", key(&c.train.out), "run folder")
+      ("train.steps", key(&c.train.steps), "optimisation steps")
+      ("train.batch", key(&c.train.batch), "slices per step")
+      ("train.lr", key(&c.optim.lr), "peak learning rate (AdamW)")
+      ("train.warmup", key(&c.train.warmup),
+       "linear warm-up steps, then cosine decay to zero")
+      ("train.weight_decay", key(&c.optim.weight_decay), "AdamW weight decay")
+      ("train.grad_clip", key(&c.optim.grad_clip),
+       "clip the global gradient norm to this (0: off)")
+      ("train.ema_decay", key(&c.optim.ema_decay),
+       "EMA decay of the weights used for sampling")
+      ("train.seed", key(&c.train.seed), "seed of every random choice")
+      ("train.threads", key(&c.train.threads),
+       "LibTorch intra-op threads (0: all cores)")
+      ("train.checkpoint_every", key(&c.train.checkpoint_every),
+       "steps between checkpoints")
+      ("train.keep_checkpoints", key(&c.train.keep_checkpoints),
+       "checkpoints kept (older ones are removed)")
+      ("train.log_every", key(&c.train.log_every),
+       "steps between progress lines when not on a terminal")
+      ("train.device", key(&c.train.device), "auto | cpu | cuda | cuda:K")
+      ("sample.sampler", key(&c.sample.sampler), "ddim | ddpm")
+      ("sample.steps", key(&c.sample.steps), "DDIM steps")
+      ("sample.eta", key(&c.sample.eta), "DDIM eta (0: deterministic)")
+      ("sample.guidance", key(&c.sample.guidance),
+       "classifier-free guidance scale (0: unconditional, 1: conditional)")
+      ("sample.seed", key(&c.sample.seed), "seed; slice i uses (seed, i)")
+      ("sample.batch", key(&c.sample.batch), "slices per sampling batch");
+  return d;
+}
+
+namespace {
+
+std::vector<int> parse_channels(const std::string& text) {
+  std::vector<int> out;
+  std::istringstream in(text);
+  std::string tok;
+  while (std::getline(in, tok, ',')) {
+    try {
+      out.push_back(std::stoi(tok));
+    } catch (const std::exception&) {
+      throw ConfigError("model.channels: '" + text + "' is not a comma-separated list of integers");
+    }
+  }
+  if (out.empty()) throw ConfigError("model.channels is empty");
+  return out;
+}
+
+[[noreturn]] void refuse_unknown(const std::string& key, const po::options_description& d, const std::string& where) {
+  std::vector<std::string> names;
+  for (const auto& o : d.options()) names.push_back(o->long_name());
+  std::string k = key;
+  while (!k.empty() && k[0] == '-') k.erase(0, 1);
+  const std::string hint = nearest(k, names);
+  throw ConfigError(where + ": unknown key '" + k + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+}
+
+}  // namespace
+
+RunConfig load_config(const std::string& ini_path, const std::vector<std::string>& overrides) {
+  RunConfig c;
+  std::string channels;
+  auto desc = config_options(c, channels);
+  po::variables_map vm;
+  try {
+    auto parsed = po::command_line_parser(overrides).options(desc).allow_unregistered().run();
+    for (const auto& o : parsed.options) {
+      if (o.unregistered) refuse_unknown(o.string_key, desc, "command line");
+    }
+    po::store(parsed, vm);
+    if (!ini_path.empty()) {
+      std::ifstream in(ini_path);
+      if (!in) throw medsynth::Error(ini_path + ": cannot open config file", ExitCode::kBadInput);
+      auto file = po::parse_config_file(in, desc, true);
+      for (const auto& o : file.options) {
+        if (o.unregistered) refuse_unknown(o.string_key, desc, ini_path);
+      }
+      po::store(file, vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ConfigError(std::string("config: ") + e.what());
+  }
+  c.model.channels = parse_channels(channels);
+  c.model.image_size = c.data.grid;
+  // A relative manifest in a config file is relative to that file (configs/ ship with theirs).
+  if (!ini_path.empty() && !c.data.manifest.empty() && fs::path(c.data.manifest).is_relative()) {
+    const fs::path beside = fs::path(ini_path).parent_path() / c.data.manifest;
+    if (fs::exists(beside) && !fs::exists(c.data.manifest)) c.data.manifest = beside.lexically_normal().string();
+  }
+  return c;
+}
+
+RunConfig config_from_ini_text(const std::string& text) {
+  RunConfig c;
+  std::string channels;
+  auto desc = config_options(c, channels);
+  std::istringstream in(text);
+  po::variables_map vm;
+  try {
+    po::store(po::parse_config_file(in, desc, true), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ConfigError(std::string("stored config: ") + e.what());
+  }
+  c.model.channels = parse_channels(channels);
+  c.model.image_size = c.data.grid;
+  return c;
+}
+
+std::string to_ini(const RunConfig& c) {
+  RunConfig copy = c;
+  std::string channels;
+  auto desc = config_options(copy, channels);
+  std::ostringstream os;
+  std::string section;
+  for (const auto& o : desc.options()) {
+    const std::string name = o->long_name();
+    const auto dot = name.find('.');
+    const std::string sec = name.substr(0, dot);
+    if (sec != section) {
+      os << (section.empty() ? "" : "\n") << "[" << sec << "]\n";
+      section = sec;
+    }
+    // Each option's default was bound to the current value of `copy`: its text is the value.
+    std::string text = o->format_parameter();
+    const auto open = text.find('(');
+    const auto close = text.rfind(')');
+    std::string value = open != std::string::npos && close != std::string::npos ? text.substr(open + 2, close - open - 2) : "";
+    os << name.substr(dot + 1) << " = " << value << "\n";
+  }
+  return os.str();
+}
+
+std::string config_reference() {
+  RunConfig c;
+  std::string channels;
+  auto desc = config_options(c, channels);
+  std::ostringstream os;
+  os << "| key | default | meaning |\n| --- | --- | --- |\n";
+  for (const auto& o : desc.options()) {
+    std::string text = o->format_parameter();
+    const auto open = text.find('(');
+    const auto close = text.rfind(')');
+    std::string def = open != std::string::npos && close != std::string::npos ? text.substr(open + 2, close - open - 2) : "";
+    os << "| `" << o->long_name() << "` | `" << def << "` | " << o->description() << " |\n";
+  }
+  return os.str();
+}
+
+}  // namespace medsynth::pipeline

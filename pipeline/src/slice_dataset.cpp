@@ -1,0 +1,505 @@
+#include "medsynth/pipeline/slice_dataset.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "medsynth/io/error.h"
+#include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/slice_grid.h"
+#include "medsynth/version.h"
+
+namespace fs = std::filesystem;
+
+namespace medsynth::pipeline {
+namespace {
+
+constexpr int kCacheFormat = 1;
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (char ch : line) {
+    if (ch == '"') {
+      quoted = !quoted;
+    } else if (ch == ',' && !quoted) {
+      out.push_back(cur);
+      cur.clear();
+    } else if (ch != '\r') {
+      cur += ch;
+    }
+  }
+  out.push_back(cur);
+  for (auto& s : out) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(0, 1);
+  }
+  return out;
+}
+
+std::string hash_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    XXH3_64bits_update(st, buf.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  const auto h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+std::string hash_text(const std::string& text) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(XXH3_64bits(text.data(), text.size())));
+  return hex;
+}
+
+template <typename T>
+void write_raw(const fs::path& p, const std::vector<T>& v) {
+  std::ofstream out(p, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  if (!out) throw io::Error(p.string(), "write failed (disk full?)", ExitCode::kRuntime);
+}
+
+}  // namespace
+
+float IntensityWindow::map(float v) const {
+  const float x = 2.0f * (v - lo) / (hi - lo) - 1.0f;
+  return std::clamp(x, -1.0f, 1.0f);
+}
+
+IntensityWindow fit_window(const io::Volume& v, double p_lo, double p_hi) {
+  auto [mn, mx] = io::intensity_range(v);
+  std::vector<float> fg;
+  fg.reserve(v.voxels.size() / 2);
+  for (float x : v.voxels) {
+    if (std::isfinite(x) && x > mn) fg.push_back(x);
+  }
+  if (fg.size() < 10) throw io::Error(v.metadata.count("source") ? v.metadata.at("source") : "volume",
+                                      "has no foreground (constant image)");
+  auto pick = [&](double p) {
+    const auto k = static_cast<std::size_t>(std::clamp(p / 100.0, 0.0, 1.0) * static_cast<double>(fg.size() - 1));
+    std::nth_element(fg.begin(), fg.begin() + static_cast<long>(k), fg.end());
+    return fg[k];
+  };
+  IntensityWindow w;
+  w.lo = pick(p_lo);
+  w.hi = pick(p_hi);
+  if (!(w.hi > w.lo)) w.hi = w.lo + 1;
+  (void)mx;
+  return w;
+}
+
+io::LabelVolume tissue_map(const io::Volume& v, int classes) {
+  if (classes < 2 || classes > 4) throw ConfigError("data.tissue_classes must be 2, 3 or 4");
+  auto [mn, mx] = io::intensity_range(v);
+  constexpr int kBins = 256;
+  std::vector<double> hist(kBins, 0.0);
+  const double scale = (mx > mn) ? (kBins - 1) / (static_cast<double>(mx) - mn) : 0.0;
+  auto bin = [&](float x) { return static_cast<int>((static_cast<double>(x) - mn) * scale); };
+  for (float x : v.voxels) {
+    if (x > mn) hist[static_cast<std::size_t>(bin(x))] += 1;
+  }
+  // Multi-Otsu: thresholds maximising the between-class variance, exhaustive over the histogram
+  // (two or three thresholds over 256 bins is cheap).
+  std::vector<double> P(kBins + 1, 0), S(kBins + 1, 0);
+  for (int i = 0; i < kBins; ++i) {
+    P[static_cast<std::size_t>(i) + 1] = P[static_cast<std::size_t>(i)] + hist[static_cast<std::size_t>(i)];
+    S[static_cast<std::size_t>(i) + 1] = S[static_cast<std::size_t>(i)] + i * hist[static_cast<std::size_t>(i)];
+  }
+  auto term = [&](int a, int b) {  // bins [a, b)
+    const double w = P[static_cast<std::size_t>(b)] - P[static_cast<std::size_t>(a)];
+    const double s = S[static_cast<std::size_t>(b)] - S[static_cast<std::size_t>(a)];
+    return w > 0 ? s * s / w : 0.0;
+  };
+  std::vector<int> best;
+  double best_score = -1;
+  std::vector<int> t(static_cast<std::size_t>(classes - 1));
+  std::function<void(int, int)> search = [&](int level, int start) {
+    if (level == classes - 1) {
+      double score = 0;
+      int prev = 1;  // bin 0 holds the minimum (background) only
+      for (int th : t) {
+        score += term(prev, th);
+        prev = th;
+      }
+      score += term(prev, kBins);
+      if (score > best_score) best_score = score, best = t;
+      return;
+    }
+    for (int th = start; th < kBins - (classes - 2 - level); ++th) {
+      t[static_cast<std::size_t>(level)] = th;
+      search(level + 1, th + 1);
+    }
+  };
+  search(0, 2);
+  io::LabelVolume out;
+  out.geometry = v.geometry;
+  out.metadata = v.metadata;
+  out.stored_type = io::PixelType::kUInt8;
+  out.voxels.resize(v.voxels.size());
+  for (std::size_t i = 0; i < v.voxels.size(); ++i) {
+    const float x = v.voxels[i];
+    if (!(x > mn)) {
+      out.voxels[i] = 0;
+      continue;
+    }
+    const int b = bin(x);
+    int label = 1;
+    for (int th : best) label += b >= th ? 1 : 0;
+    out.voxels[i] = label;
+  }
+  return out;
+}
+
+std::vector<ManifestRow> read_manifest(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw io::Error(path, "cannot open manifest");
+  std::string line;
+  if (!std::getline(in, line)) throw io::Error(path, "manifest is empty");
+  const auto header = split_csv_line(line);
+  std::map<std::string, std::size_t> col;
+  for (std::size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
+  for (const char* required : {"subject", "image"}) {
+    if (!col.count(required)) {
+      throw io::Error(path, std::string("manifest header lacks the '") + required +
+                                "' column (expected subject,image[,labels][,source][,class])");
+    }
+  }
+  for (const auto& [name, i] : col) {
+    if (name != "subject" && name != "image" && name != "labels" && name != "source" && name != "class") {
+      throw io::Error(path, "manifest column '" + name + "' is unknown (subject, image, labels, source, class)");
+    }
+  }
+  const fs::path base = fs::path(path).parent_path();
+  auto resolve = [&](const std::string& p) {
+    if (p.empty()) return p;
+    fs::path fp(p);
+    return (fp.is_absolute() ? fp : base / fp).lexically_normal().string();
+  };
+  std::vector<ManifestRow> rows;
+  int number = 1;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    const auto f = split_csv_line(line);
+    auto get = [&](const char* name) -> std::string {
+      auto it = col.find(name);
+      return it != col.end() && it->second < f.size() ? f[it->second] : "";
+    };
+    ManifestRow r;
+    r.line = number;
+    r.subject = get("subject");
+    r.image = resolve(get("image"));
+    r.labels = resolve(get("labels"));
+    r.source = resolve(get("source"));
+    const std::string cls = get("class");
+    if (!cls.empty()) {
+      try {
+        r.class_id = std::stoi(cls);
+      } catch (const std::exception&) {
+        throw io::Error(path, "line " + std::to_string(number) + ": class '" + cls + "' is not an integer");
+      }
+    }
+    if (r.subject.empty() || r.image.empty()) {
+      throw io::Error(path, "line " + std::to_string(number) + ": subject and image are required");
+    }
+    for (const auto* p : {&r.image, &r.labels, &r.source}) {
+      if (p->empty()) continue;
+      std::error_code ec;
+      if (!fs::exists(*p, ec)) throw io::Error(*p, "no such file (manifest " + path + " line " + std::to_string(number) + ")");
+      std::ifstream probe(*p, std::ios::binary);
+      if (!fs::is_directory(*p, ec) && !probe) {
+        throw io::Error(*p, "cannot be read (manifest " + path + " line " + std::to_string(number) + ")");
+      }
+      io::detect_read_format(*p);  // an unknown file type is refused now, not half-way through
+    }
+    rows.push_back(r);
+  }
+  if (rows.empty()) throw io::Error(path, "manifest lists no volumes");
+  return rows;
+}
+
+struct SliceDataset::Mapping {
+  void* addr = nullptr;
+  std::size_t length = 0;
+  ~Mapping() {
+    if (addr && length) ::munmap(addr, length);
+  }
+};
+
+SliceDataset::SliceDataset(SliceDataset&&) noexcept = default;
+SliceDataset& SliceDataset::operator=(SliceDataset&&) noexcept = default;
+SliceDataset::~SliceDataset() = default;
+
+SliceDataset SliceDataset::open(const std::string& dir) {
+  SliceDataset d;
+  d.dir_ = dir;
+  const fs::path index_path = fs::path(dir) / "index.json";
+  std::ifstream in(index_path);
+  if (!in) throw io::Error(dir, "not a slice cache (no index.json): run 'medsynth ingest' or 'medsynth train'");
+  try {
+    d.index_ = nlohmann::json::parse(in);
+    d.grid_ = d.index_.at("grid").get<int>();
+    d.label_classes_ = d.index_.at("label_classes").get<int>();
+    d.fingerprint_ = d.index_.at("fingerprint").get<std::string>();
+    for (const auto& s : d.index_.at("slices")) {
+      SliceRecord r;
+      r.subject = s.at(0).get<int>();
+      r.z = s.at(1).get<int>();
+      r.position = s.at(2).get<float>();
+      r.heldout = s.at(3).get<int>() != 0;
+      r.class_id = s.at(4).get<int>();
+      d.records_.push_back(r);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw io::Error(index_path.string(), std::string("corrupt slice index: ") + e.what());
+  }
+  auto map_file = [&](const std::string& name, std::size_t bytes) -> const void* {
+    const fs::path p = fs::path(dir) / name;
+    const int fd = ::open(p.c_str(), O_RDONLY);
+    if (fd < 0) throw io::Error(p.string(), "missing from the slice cache");
+    struct stat st {};
+    ::fstat(fd, &st);
+    if (static_cast<std::size_t>(st.st_size) != bytes) {
+      ::close(fd);
+      throw io::Error(p.string(), "has " + std::to_string(st.st_size) + " bytes, the index says " + std::to_string(bytes));
+    }
+    auto m = std::make_unique<Mapping>();
+    m->length = bytes;
+    m->addr = bytes ? ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0) : nullptr;
+    ::close(fd);
+    if (m->addr == MAP_FAILED) throw io::Error(p.string(), "cannot be memory-mapped", ExitCode::kRuntime);
+    const void* a = m->addr;
+    d.maps_.push_back(std::move(m));
+    return a;
+  };
+  const std::size_t n = d.records_.size() * d.pixels();
+  d.images_ = static_cast<const float*>(map_file("images.f32", n * sizeof(float)));
+  if (d.label_classes_ > 0) d.labels_ = static_cast<const std::uint8_t*>(map_file("labels.u8", n));
+  if (d.index_.value("has_source", false)) d.sources_ = static_cast<const float*>(map_file("sources.f32", n * sizeof(float)));
+  return d;
+}
+
+std::vector<std::size_t> SliceDataset::indices(bool heldout) const {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < records_.size(); ++i) {
+    if (records_[i].heldout == heldout) out.push_back(i);
+  }
+  return out;
+}
+
+IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
+  const DataConfig& dc = config.data;
+  if (dc.manifest.empty()) throw ConfigError("data.manifest is not set");
+  if (dc.labels != "file" && dc.labels != "tissue" && dc.labels != "none") {
+    throw ConfigError("data.labels '" + dc.labels + "' is not file, tissue or none");
+  }
+  const auto rows = read_manifest(dc.manifest);
+
+  // Fingerprint: every input's content and every setting that shapes the cache.
+  std::ostringstream key;
+  key << "format=" << kCacheFormat << ";grid=" << dc.grid << ";clip=" << dc.clip_low << "," << dc.clip_high
+      << ";holdout=" << dc.holdout << ";min_fg=" << dc.min_foreground << ";labels=" << dc.labels
+      << ";tissue=" << dc.tissue_classes << ";seed=" << config.train.seed << "\n";
+  for (const auto& r : rows) {
+    key << r.subject << "," << hash_file(r.image) << "," << (r.labels.empty() ? "" : hash_file(r.labels)) << ","
+        << (r.source.empty() ? "" : hash_file(r.source)) << "," << r.class_id << "\n";
+  }
+  const std::string fingerprint = hash_text(key.str());
+  const fs::path root = dc.cache.empty() ? fs::path(cache_root) : fs::path(dc.cache);
+  const fs::path dir = root / fingerprint;
+  IngestResult result;
+  result.dir = dir.string();
+  if (fs::exists(dir / "index.json")) {
+    auto d = SliceDataset::open(dir.string());  // verifies sizes: a damaged cache is rebuilt
+    result.reused = true;
+    result.train_slices = d.indices(false).size();
+    result.heldout_slices = d.indices(true).size();
+    return result;
+  }
+  fs::create_directories(root);
+
+  const bool want_labels = dc.labels != "none";
+  bool has_source = false;
+  for (const auto& r : rows) {
+    if (dc.labels == "file" && r.labels.empty()) {
+      throw io::Error(dc.manifest, "line " + std::to_string(r.line) + ": data.labels = file but no labels column value");
+    }
+    has_source = has_source || !r.source.empty();
+  }
+  if (has_source) {
+    for (const auto& r : rows) {
+      if (r.source.empty()) throw io::Error(dc.manifest, "line " + std::to_string(r.line) + ": some rows have a source image, this one has none");
+    }
+  }
+
+  // Subjects in order of first appearance; held out: whole subjects (several), or a slab (one).
+  std::vector<std::string> subjects;
+  for (const auto& r : rows) {
+    if (std::find(subjects.begin(), subjects.end(), r.subject) == subjects.end()) subjects.push_back(r.subject);
+  }
+  std::set<std::string> heldout_subjects;
+  if (subjects.size() > 1 && dc.holdout > 0) {
+    std::vector<std::string> shuffled = subjects;
+    std::mt19937_64 rng(static_cast<std::uint64_t>(config.train.seed));
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    const auto n = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(dc.holdout * static_cast<double>(subjects.size()))));
+    for (std::size_t i = 0; i < std::min(n, subjects.size() - 1); ++i) heldout_subjects.insert(shuffled[i]);
+  }
+
+  const std::size_t G = static_cast<std::size_t>(dc.grid), P = G * G;
+  std::vector<float> images, sources;
+  std::vector<std::uint8_t> labels;
+  std::vector<SliceRecord> records;
+  std::set<std::int32_t> label_values_set;
+  struct Pending {
+    std::vector<std::int32_t> labels;
+  };
+  std::vector<Pending> pending_labels;
+  nlohmann::json subjects_json = nlohmann::json::array();
+
+  for (const auto& r : rows) {
+    const int subject = static_cast<int>(std::find(subjects.begin(), subjects.end(), r.subject) - subjects.begin());
+    io::Volume v = io::read_volume(r.image);
+    const SliceGrid sg(v.geometry, dc.grid);
+    const IntensityWindow w = fit_window(v, dc.clip_low, dc.clip_high);
+    const auto [mn, mx] = io::intensity_range(v);
+    auto raw = sg.resample(v, mn);
+    // Foreground by the original intensity: above the volume's minimum.
+    std::vector<float> img(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) img[i] = w.map(raw[i]);
+    std::vector<std::int32_t> lab;
+    if (want_labels) {
+      io::LabelVolume l = dc.labels == "tissue" ? tissue_map(v, dc.tissue_classes) : io::read_label_volume(r.labels);
+      if (!l.geometry.same_grid(v.geometry, 1e-3)) {
+        throw io::Error(r.labels, "label map is not on the grid of its image " + r.image);
+      }
+      lab = sg.resample_labels(l);
+    }
+    std::vector<float> src;
+    if (has_source) {
+      io::Volume s = io::read_volume(r.source);
+      if (!s.geometry.same_grid(v.geometry, 1e-3)) throw io::Error(r.source, "source image is not on the grid of " + r.image);
+      const IntensityWindow ws = fit_window(s, dc.clip_low, dc.clip_high);
+      const auto [smn, smx] = io::intensity_range(s);
+      (void)smx;
+      src = sg.resample(s, smn);
+      for (auto& x : src) x = ws.map(x);
+    }
+    // Keep slices with enough foreground.
+    std::vector<int> kept;
+    for (std::size_t k = 0; k < sg.slices(); ++k) {
+      std::size_t fg = 0;
+      for (std::size_t i = 0; i < P; ++i) fg += raw[k * P + i] > mn ? 1 : 0;
+      if (static_cast<double>(fg) >= dc.min_foreground * static_cast<double>(P)) kept.push_back(static_cast<int>(k));
+    }
+    if (kept.empty()) throw io::Error(r.image, "no slice has enough foreground (data.min_foreground)");
+    // One subject: hold out a contiguous slab in the middle of its kept slices.
+    std::size_t slab_begin = kept.size(), slab_end = kept.size();
+    if (subjects.size() == 1 && dc.holdout > 0) {
+      const auto n = static_cast<std::size_t>(std::lround(dc.holdout * static_cast<double>(kept.size())));
+      slab_begin = (kept.size() - n) / 2;
+      slab_end = slab_begin + n;
+    }
+    for (std::size_t n = 0; n < kept.size(); ++n) {
+      const auto k = static_cast<std::size_t>(kept[n]);
+      images.insert(images.end(), img.begin() + static_cast<long>(k * P), img.begin() + static_cast<long>((k + 1) * P));
+      if (has_source) sources.insert(sources.end(), src.begin() + static_cast<long>(k * P), src.begin() + static_cast<long>((k + 1) * P));
+      if (want_labels) {
+        Pending p;
+        p.labels.assign(lab.begin() + static_cast<long>(k * P), lab.begin() + static_cast<long>((k + 1) * P));
+        for (auto x : p.labels) label_values_set.insert(x);
+        pending_labels.push_back(std::move(p));
+      }
+      SliceRecord rec;
+      rec.subject = subject;
+      rec.z = kept[n];
+      rec.position = sg.position(k);
+      rec.heldout = heldout_subjects.count(r.subject) > 0 || (n >= slab_begin && n < slab_end);
+      rec.class_id = r.class_id;
+      records.push_back(rec);
+    }
+    nlohmann::json sj;
+    sj["subject"] = r.subject;
+    sj["image"] = r.image;
+    sj["labels"] = dc.labels == "tissue" ? "tissue map of the image" : r.labels;
+    sj["source"] = r.source;
+    sj["window"] = {w.lo, w.hi};
+    sj["size"] = v.geometry.size;
+    sj["slices_kept"] = kept.size();
+    sj["heldout_slab"] = subjects.size() == 1 ? nlohmann::json({kept[std::min(slab_begin, kept.size() - 1)],
+                                                                 kept[std::max<std::size_t>(slab_end, 1) - 1]})
+                                              : nlohmann::json(heldout_subjects.count(r.subject) > 0);
+    subjects_json.push_back(sj);
+  }
+  // Label values → contiguous ids 0..K-1 (0 is background when present).
+  std::vector<std::int32_t> label_values(label_values_set.begin(), label_values_set.end());
+  if (label_values.size() > 255) throw io::Error(dc.manifest, "label maps hold more than 255 distinct labels");
+  if (want_labels) {
+    std::map<std::int32_t, std::uint8_t> id;
+    for (std::size_t i = 0; i < label_values.size(); ++i) id[label_values[i]] = static_cast<std::uint8_t>(i);
+    labels.reserve(records.size() * P);
+    for (const auto& p : pending_labels) {
+      for (auto x : p.labels) labels.push_back(id[x]);
+    }
+  }
+
+  // Written into a temporary folder, renamed into place when complete: a half-written cache is
+  // never found under the fingerprint.
+  const fs::path tmp = root / (".ingest-" + fingerprint + "-" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    write_raw(tmp / "images.f32", images);
+    if (want_labels) write_raw(tmp / "labels.u8", labels);
+    if (has_source) write_raw(tmp / "sources.f32", sources);
+    nlohmann::json index;
+    index["format"] = kCacheFormat;
+    index["fingerprint"] = fingerprint;
+    index["medsynth_version"] = std::string(kVersion) + " (" + kGitDescribe + ")";
+    index["grid"] = dc.grid;
+    index["label_classes"] = want_labels ? static_cast<int>(label_values.size()) : 0;
+    index["label_values"] = label_values;
+    index["label_source"] = dc.labels;
+    index["has_source"] = has_source;
+    index["manifest"] = dc.manifest;
+    index["subjects"] = subjects_json;
+    index["split"] = subjects.size() > 1 ? "by subject" : "by contiguous slab of slices (one subject)";
+    nlohmann::json sl = nlohmann::json::array();
+    for (const auto& rec : records) sl.push_back({rec.subject, rec.z, rec.position, rec.heldout ? 1 : 0, rec.class_id});
+    index["slices"] = sl;
+    std::ofstream(tmp / "index.json") << index.dump(1);
+    std::error_code ec;
+    fs::rename(tmp, dir, ec);
+    if (ec) {
+      fs::remove_all(tmp);
+      if (!fs::exists(dir / "index.json")) throw io::Error(dir.string(), "cannot move the cache into place: " + ec.message(), ExitCode::kRuntime);
+    }
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  for (const auto& rec : records) (rec.heldout ? result.heldout_slices : result.train_slices)++;
+  return result;
+}
+
+}  // namespace medsynth::pipeline

@@ -1,0 +1,142 @@
+#include "medsynth/pipeline/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "medsynth/io/error.h"
+#include "medsynth/modules/device.h"
+
+namespace fs = std::filesystem;
+
+namespace medsynth::pipeline {
+namespace {
+
+constexpr const char* kMagic = "medsynth-checkpoint-1";
+
+std::string read_string(torch::serialize::InputArchive& a, const std::string& key, const std::string& path) {
+  c10::IValue v;
+  if (!a.try_read(key, v) || !v.isString()) throw io::Error(path, "checkpoint lacks '" + key + "'");
+  return v.toStringRef();
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw io::Error(path, "no such checkpoint");
+  if (fs::file_size(path, ec) == 0) throw io::Error(path, "checkpoint is empty");
+  torch::serialize::InputArchive a;
+  try {
+    a.load_from(path);
+  } catch (const c10::Error& e) {
+    throw io::Error(path, "not a readable checkpoint (truncated or not a LibTorch archive)");
+  }
+  c10::IValue magic;
+  if (!a.try_read("medsynth", magic) || !magic.isString() || magic.toStringRef() != kMagic) {
+    throw io::Error(path, "not a medsynth checkpoint (a LibTorch archive from another program?)");
+  }
+  return a;
+}
+
+CheckpointInfo info_from(torch::serialize::InputArchive& a, const std::string& path) {
+  CheckpointInfo info;
+  info.family = read_string(a, "family", path);
+  info.model = modules::model_config_from_text(read_string(a, "model_config", path));
+  info.run_config = read_string(a, "run_config", path);
+  info.data_fingerprint = read_string(a, "data_fingerprint", path);
+  // A fresh tensor per read: InputArchive::read into a defined tensor set_()s its storage.
+  torch::Tensor step, labels, window;
+  a.read("step", step);
+  info.step = step.item<std::int64_t>();
+  a.read("label_values", labels);
+  for (std::int64_t i = 0; i < labels.numel(); ++i) info.label_values.push_back(labels[i].item<std::int32_t>());
+  a.read("window", window);
+  info.window_lo = window[0].item<float>();
+  info.window_hi = window[1].item<float>();
+  return info;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, modules::GenerativeModel& model, const CheckpointInfo& info) {
+  torch::serialize::OutputArchive a;
+  a.write("medsynth", c10::IValue(std::string(kMagic)));
+  a.write("family", c10::IValue(info.family));
+  a.write("model_config", c10::IValue(modules::to_text(info.model)));
+  a.write("run_config", c10::IValue(info.run_config));
+  a.write("data_fingerprint", c10::IValue(info.data_fingerprint));
+  a.write("step", torch::tensor(info.step));
+  std::vector<std::int32_t> lv = info.label_values;
+  a.write("label_values", lv.empty() ? torch::zeros({0}, torch::kInt) : torch::tensor(lv));
+  a.write("window", torch::tensor({info.window_lo, info.window_hi}));
+  model.save(a);
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  try {
+    a.save_to(tmp);
+  } catch (const c10::Error& e) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw io::Error(path, "cannot write checkpoint (disk full?)", ExitCode::kRuntime);
+  }
+  // fsync, then rename: a kill at any point leaves either the old state or the new checkpoint.
+  int fd = ::open(tmp.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  fs::rename(tmp, path);
+  fd = ::open(fs::path(path).parent_path().c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  auto a = open_archive(path);
+  return info_from(a, path);
+}
+
+void load_checkpoint(const std::string& path, modules::GenerativeModel& model) {
+  auto a = open_archive(path);
+  const auto info = info_from(a, path);
+  if (info.family != model.family()) {
+    throw io::Error(path, "checkpoint of family '" + info.family + "', the model is '" + model.family() + "'");
+  }
+  if (modules::to_text(info.model) != modules::to_text(model.config())) {
+    throw io::Error(path, "checkpoint's model config differs from the configured one:\n" + modules::to_text(info.model));
+  }
+  try {
+    model.load(a);
+  } catch (const c10::Error& e) {
+    throw io::Error(path, "checkpoint is incomplete (missing or mismatched tensors)");
+  }
+}
+
+std::unique_ptr<modules::GenerativeModel> model_from_checkpoint(const std::string& path, const std::string& device,
+                                                                CheckpointInfo* info) {
+  auto a = open_archive(path);
+  *info = info_from(a, path);
+  auto model = modules::create_model(info->model, modules::parse_device(device));
+  try {
+    model->load(a);
+  } catch (const c10::Error& e) {
+    throw io::Error(path, "checkpoint is incomplete (missing or mismatched tensors)");
+  }
+  return model;
+}
+
+std::vector<std::string> list_checkpoints(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("ckpt-", 0) == 0 && e.path().extension() == ".pt") out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());  // zero-padded steps sort by step
+  return out;
+}
+
+}  // namespace medsynth::pipeline

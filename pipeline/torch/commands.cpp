@@ -1,0 +1,153 @@
+// The commands that need LibTorch: train and sample. They live in libmedsynth_torch.so, which the
+// medsynth executable loads only when one of them runs (LibTorch's start-up costs ~0.4 s).
+#include <c10/util/Exception.h>
+
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "medsynth/io/error.h"
+#include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/command.h"
+#include "medsynth/pipeline/config.h"
+#include "medsynth/pipeline/synthesis.h"
+#include "medsynth/pipeline/torch_commands.h"
+#include "medsynth/pipeline/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace medsynth::pipeline {
+namespace {
+
+// LibTorch's errors carry a C++ backtrace in what(); the user gets the message alone.
+template <typename Fn>
+int without_backtraces(Fn fn) {
+  try {
+    return fn();
+  } catch (const c10::Error& e) {
+    throw medsynth::Error(std::string("LibTorch: ") + e.what_without_backtrace(), ExitCode::kRuntime);
+  }
+}
+
+std::vector<std::string> overrides_of(const po::variables_map& vm) {
+  return vm.count(kOverridesKey) ? vm[kOverridesKey].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+int run_train(const po::variables_map& vm) {
+  const RunConfig cfg = load_config(vm["config"].as<std::string>(), overrides_of(vm));
+  const TrainResult r = train(cfg, vm.count("resume") > 0);
+  std::cout << "trained " << r.steps << " steps in " << r.seconds << " s; loss " << r.first_loss << " -> "
+            << r.last_loss << "\ncheckpoint: " << r.checkpoint << "\n";
+  return 0;
+}
+
+int parse_shard(const std::string& text, int* count) {
+  const auto slash = text.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument(text);
+    const int i = std::stoi(text.substr(0, slash));
+    *count = std::stoi(text.substr(slash + 1));
+    if (*count < 1 || i < 0 || i >= *count) throw std::invalid_argument(text);
+    return i;
+  } catch (const std::exception&) {
+    throw UsageError("sample: --shard '" + text + "' is not i/N with 0 <= i < N");
+  }
+}
+
+int run_sample(const po::variables_map& vm) {
+  SynthesisRequest rq;
+  rq.checkpoint = vm["checkpoint"].as<std::string>();
+  rq.labels = vm["condition"].as<std::string>();
+  rq.source = vm["source"].as<std::string>();
+  rq.like = vm["like"].as<std::string>();
+  rq.class_id = vm["class"].as<int>();
+  rq.slices = vm["slices"].as<int>();
+  rq.device = vm["device"].as<std::string>();
+  rq.threads = vm["threads"].as<int>();
+  rq.sample.sampler = vm["sampler"].as<std::string>();
+  rq.sample.steps = vm["steps"].as<int>();
+  rq.sample.eta = vm["eta"].as<double>();
+  rq.sample.guidance = vm["guidance"].as<double>();
+  rq.sample.seed = vm["seed"].as<int>();
+  rq.sample.batch = vm["batch"].as<int>();
+  rq.shard_index = parse_shard(vm["shard"].as<std::string>(), &rq.shard_count);
+  const std::string out = vm["out"].as<std::string>();
+  io::detect_write_format(out);  // a wrong output name fails before minutes of sampling
+  io::WriteOptions wo;
+  wo.force = vm.count("force") > 0;
+  if (!wo.force && fs::exists(out)) throw io::Error(out, "output exists (use --force to replace it)");
+  const SynthesisResult r = synthesise(rq);
+  io::write_volume(r.volume, out, wo);
+  std::cout << out << " (" << r.slices_done.size() << " slices in " << r.seconds << " s)\n";
+  return 0;
+}
+
+}  // namespace
+
+Command make_train_command() {
+  Command c;
+  c.name = "train";
+  c.summary = "train a generative model on the slices of a dataset";
+  c.usage = "medsynth train --config F.ini [--resume] [--section.key value ...]";
+  c.details =
+      "Ingests the manifest named by data.manifest into a slice cache (reused while inputs and\n"
+      "settings are unchanged), then trains into train.out: checkpoints/ (model, EMA, optimiser,\n"
+      "step), loss.csv and config.ini. Any config key can be given on the command line, e.g.\n"
+      "--train.steps 500; 'medsynth config --reference' lists them. --resume continues a killed\n"
+      "run from its newest checkpoint.";
+  c.accepts_config_overrides = true;
+  c.declare = [](po::options_description& d, po::positional_options_description&) {
+    d.add_options()
+        ("config", po::value<std::string>()->default_value(""), "INI file with [data] [model] [train] [sample]")
+        ("resume", "continue from the newest checkpoint in train.out");
+  };
+  c.run = [](const po::variables_map& vm) { return without_backtraces([&] { return run_train(vm); }); };
+  return c;
+}
+
+Command make_sample_command() {
+  Command c;
+  c.name = "sample";
+  c.summary = "synthesise a volume from a checkpoint and a condition";
+  c.usage =
+      "medsynth sample --checkpoint C (--condition labels.nii.gz | --source img.nii.gz | --class K)\n"
+      "                --out synth.nii.gz [--sampler ddim --steps 50 --eta 0 --guidance 1 --seed 7 --shard i/N]";
+  c.details =
+      "Samples slice by slice in batches and stacks the slices into a volume on the grid of the\n"
+      "condition (or source, or --like volume). Slice k's noise comes from (seed, k), and shards take\n"
+      "whole batches, so the shards of --shard i/N together equal one run bit for bit; voxels of\n"
+      "slices another shard makes are NaN ('medsynth merge' joins shards).";
+  c.declare = [](po::options_description& d, po::positional_options_description&) {
+    d.add_options()
+        ("checkpoint", po::value<std::string>()->required(), "checkpoint written by 'medsynth train'")
+        ("condition", po::value<std::string>()->default_value(""), "label map volume to synthesise from")
+        ("source", po::value<std::string>()->default_value(""), "source image (other contrast, sketch) to translate")
+        ("class", po::value<int>()->default_value(-1), "class / attribute id")
+        ("like", po::value<std::string>()->default_value(""), "a volume whose grid the output takes")
+        ("slices", po::value<int>()->default_value(0), "without a volume: number of slices to make")
+        ("out", po::value<std::string>()->required(), "output volume (.nii.gz, .nii, .mha, .nrrd)")
+        ("sampler", po::value<std::string>()->default_value("ddim"), "ddim | ddpm")
+        ("steps", po::value<int>()->default_value(50), "DDIM steps")
+        ("eta", po::value<double>()->default_value(0.0), "DDIM eta (0: deterministic)")
+        ("guidance", po::value<double>()->default_value(1.0), "classifier-free guidance (0: unconditional)")
+        ("seed", po::value<int>()->default_value(7), "seed; slice k uses (seed, k)")
+        ("batch", po::value<int>()->default_value(16), "slices per batch")
+        ("shard", po::value<std::string>()->default_value("0/1"), "make only shard i of N (whole batches)")
+        ("device", po::value<std::string>()->default_value("cpu"), "auto | cpu | cuda | cuda:K")
+        ("threads", po::value<int>()->default_value(0), "LibTorch threads (0: all cores)")
+        ("force", "replace the output if it exists");
+  };
+  c.run = [](const po::variables_map& vm) { return without_backtraces([&] { return run_sample(vm); }); };
+  return c;
+}
+
+const std::vector<Command>& torch_commands() {
+  static const std::vector<Command> commands = {make_train_command(), make_sample_command()};
+  return commands;
+}
+
+}  // namespace medsynth::pipeline
+
+extern "C" const std::vector<medsynth::pipeline::Command>* medsynth_torch_commands() {
+  return &medsynth::pipeline::torch_commands();
+}

@@ -1,0 +1,223 @@
+#include "medsynth/pipeline/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "medsynth/io/error.h"
+#include "medsynth/modules/device.h"
+#include "medsynth/modules/seed.h"
+#include "medsynth/pipeline/checkpoint.h"
+#include "medsynth/pipeline/progress.h"
+
+namespace fs = std::filesystem;
+
+namespace medsynth::pipeline {
+
+double learning_rate(double lr, int warmup, int steps, std::int64_t step) {
+  if (warmup > 0 && step < warmup) return lr * static_cast<double>(step + 1) / warmup;
+  const double span = std::max(1, steps - warmup);
+  const double progress = std::clamp(static_cast<double>(step - warmup) / span, 0.0, 1.0);
+  return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_t>& indices,
+                          const modules::ModelConfig& model, torch::Device device) {
+  const auto B = static_cast<std::int64_t>(indices.size());
+  const auto G = static_cast<std::int64_t>(data.grid());
+  const std::size_t P = data.pixels();
+  modules::Batch b;
+  auto images = torch::empty({B, 1, G, G}, torch::kFloat);
+  float* dst = images.data_ptr<float>();
+  for (std::size_t n = 0; n < indices.size(); ++n) std::memcpy(dst + n * P, data.image(indices[n]), P * sizeof(float));
+  b.image = images.to(device);
+  if (model.label_classes > 0) {
+    auto ids = torch::empty({B, G, G}, torch::kLong);
+    auto* p = ids.data_ptr<std::int64_t>();
+    for (std::size_t n = 0; n < indices.size(); ++n) {
+      const std::uint8_t* l = data.labels(indices[n]);
+      for (std::size_t i = 0; i < P; ++i) p[n * P + i] = l[i];
+    }
+    b.labels = torch::one_hot(ids, model.label_classes).permute({0, 3, 1, 2}).to(torch::kFloat).contiguous().to(device);
+  }
+  if (model.source_image) {
+    auto src = torch::empty({B, 1, G, G}, torch::kFloat);
+    float* s = src.data_ptr<float>();
+    for (std::size_t n = 0; n < indices.size(); ++n) std::memcpy(s + n * P, data.source(indices[n]), P * sizeof(float));
+    b.source = src.to(device);
+  }
+  if (model.num_classes > 0) {
+    std::vector<std::int64_t> cls;
+    for (auto i : indices) cls.push_back(std::max(0, data.record(i).class_id));
+    b.class_id = torch::tensor(cls).to(device);
+  }
+  if (model.slice_position) {
+    std::vector<float> pos;
+    for (auto i : indices) pos.push_back(data.record(i).position);
+    b.position = torch::tensor(pos).to(device);
+  }
+  return b;
+}
+
+namespace {
+
+std::string checkpoint_name(std::int64_t step) {
+  std::ostringstream os;
+  os << "ckpt-" << std::setw(8) << std::setfill('0') << step << ".pt";
+  return os.str();
+}
+
+// Keeps the loss log consistent with a resumed run: lines of the steps it redoes are dropped, and
+// so is a line the kill cut short (a row has all five fields or it is not kept).
+void truncate_log(const fs::path& log, std::int64_t done_steps) {
+  std::ifstream in(log);
+  if (!in) return;
+  std::vector<std::string> keep;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (keep.empty()) {
+      keep.push_back(line);  // the header
+      continue;
+    }
+    if (std::count(line.begin(), line.end(), ',') != 4) continue;
+    try {
+      if (std::stoll(line.substr(0, line.find(','))) <= done_steps) keep.push_back(line);
+    } catch (const std::exception&) {
+      // not a row: dropped
+    }
+  }
+  in.close();
+  std::ofstream out(log, std::ios::trunc);
+  for (const auto& l : keep) out << l << "\n";
+}
+
+}  // namespace
+
+TrainResult train(const RunConfig& cfg, bool resume) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const TrainConfig& tc = cfg.train;
+  if (tc.steps <= 0 || tc.batch <= 0) throw ConfigError("train.steps and train.batch must be positive");
+  modules::configure_threads(tc.threads);
+  const torch::Device device = modules::parse_device(tc.device);
+  const fs::path out(tc.out);
+  const fs::path ckpt_dir = out / "checkpoints";
+  fs::create_directories(ckpt_dir);
+
+  const IngestResult ing = ingest(cfg, (out / "cache").string());
+  const SliceDataset data = SliceDataset::open(ing.dir);
+  const auto train_idx = data.indices(false);
+  if (train_idx.empty()) throw io::Error(cfg.data.manifest, "no training slices after the hold-out split");
+
+  modules::ModelConfig mc = cfg.model;
+  mc.image_size = data.grid();
+  mc.label_classes = data.label_classes();
+  if (mc.source_image && !data.has_source()) {
+    throw io::Error(cfg.data.manifest, "model.source_image = true but the manifest has no source column");
+  }
+  auto model = modules::create_model(mc, device);
+  model->configure_training(cfg.optim);
+
+  CheckpointInfo info;
+  info.family = mc.family;
+  info.model = mc;
+  info.run_config = to_ini(cfg);
+  info.data_fingerprint = data.fingerprint();
+  for (const auto& v : data.index()["label_values"]) info.label_values.push_back(v.get<std::int32_t>());
+  const auto& window = data.index()["subjects"][0]["window"];
+  info.window_lo = window[0].get<float>();
+  info.window_hi = window[1].get<float>();
+
+  std::int64_t start = 0;
+  auto existing = list_checkpoints(ckpt_dir.string());
+  if (resume && !existing.empty()) {
+    const std::string& last = existing.back();
+    const auto saved = read_checkpoint_info(last);
+    if (saved.data_fingerprint != info.data_fingerprint) {
+      throw io::Error(last, "checkpoint was trained on other data (fingerprint " + saved.data_fingerprint + ", now " +
+                                info.data_fingerprint + ")");
+    }
+    load_checkpoint(last, *model);
+    start = saved.step;
+    std::cerr << "medsynth: resuming from " << last << " at step " << start << "\n";
+  } else if (!resume && !existing.empty()) {
+    throw io::Error(ckpt_dir.string(), "holds checkpoints of an earlier run: continue it with --resume, or choose "
+                                       "another train.out");
+  }
+  std::ofstream(out / "config.ini") << info.run_config;
+
+  const fs::path log_path = out / "loss.csv";
+  if (start > 0) {
+    truncate_log(log_path, start);
+  } else {
+    std::ofstream(log_path, std::ios::trunc) << "step,loss,lr,grad_norm,seconds\n";
+  }
+  std::ofstream log(log_path, std::ios::app);
+
+  TrainResult result;
+  result.steps = start;
+  std::vector<std::size_t> batch_idx(static_cast<std::size_t>(tc.batch));
+  Progress bar("training", tc.steps, start, tc.log_every);
+  double interval_loss = 0;
+  int interval_n = 0;
+  bool first_interval = true;
+  for (std::int64_t step = start; step < tc.steps; ++step) {
+    model->set_learning_rate(learning_rate(cfg.optim.lr, tc.warmup, tc.steps, step));
+    // The batch of step s depends only on (seed, s): a resumed run sees the same batches.
+    std::mt19937_64 rng(modules::derive_seed(static_cast<std::uint64_t>(tc.seed), static_cast<std::uint64_t>(step), 2));
+    std::uniform_int_distribution<std::size_t> pick(0, train_idx.size() - 1);
+    for (auto& i : batch_idx) i = train_idx[pick(rng)];
+    const auto batch = make_batch(data, batch_idx, mc, device);
+    const auto stats = model->train_step(batch, modules::derive_seed(static_cast<std::uint64_t>(tc.seed),
+                                                                    static_cast<std::uint64_t>(step), 3));
+    if (!std::isfinite(stats.loss)) {
+      const auto kept = list_checkpoints(ckpt_dir.string());
+      throw medsynth::Error("training: the loss became " + std::to_string(stats.loss) + " at step " +
+                                std::to_string(step) + "; stopped without updating the weights; last good checkpoint: " +
+                                (kept.empty() ? std::string("none") : kept.back()) +
+                                " (lower train.lr or check the data)",
+                            ExitCode::kRuntime);
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    log << (step + 1) << "," << stats.loss << "," << learning_rate(cfg.optim.lr, tc.warmup, tc.steps, step) << ","
+        << stats.grad_norm << "," << secs << "\n";
+    interval_loss += stats.loss;
+    ++interval_n;
+    result.last_loss = stats.loss;
+    result.steps = step + 1;
+    if (interval_n == tc.log_every || step + 1 == tc.steps) {
+      if (first_interval) result.first_loss = interval_loss / interval_n;
+      first_interval = false;
+      log.flush();
+      interval_loss = 0;
+      interval_n = 0;
+    }
+    std::ostringstream text;
+    text << "loss " << std::setprecision(4) << stats.loss;
+    bar.update(step + 1, text.str());
+    if ((step + 1) % tc.checkpoint_every == 0 || step + 1 == tc.steps) {
+      log.flush();  // every step a checkpoint holds is in the log before the checkpoint exists
+      info.step = step + 1;
+      const auto path = (ckpt_dir / checkpoint_name(step + 1)).string();
+      save_checkpoint(path, *model, info);
+      result.checkpoint = path;
+      auto all = list_checkpoints(ckpt_dir.string());
+      for (std::size_t i = 0; i + static_cast<std::size_t>(std::max(1, tc.keep_checkpoints)) < all.size(); ++i) {
+        fs::remove(all[i]);
+      }
+    }
+  }
+  if (result.checkpoint.empty()) {
+    auto all = list_checkpoints(ckpt_dir.string());
+    if (!all.empty()) result.checkpoint = all.back();
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace medsynth::pipeline

@@ -1,0 +1,70 @@
+#include "train/train_fixture.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/slice_dataset.h"
+
+namespace medsynth::test {
+
+std::string write_ch2_manifest(const std::string& dir) {
+  const std::string path = dir + "/manifest.csv";
+  std::ofstream(path) << "subject,image\ncolin27," << data_file(kTemplates + "ch2bet.nii.gz", "mricron-data") << "\n";
+  return path;
+}
+
+std::string tiny_config(const std::string& manifest, const std::string& out, int steps) {
+  return "[data]\nmanifest = " + manifest + "\ngrid = 32\nlabels = tissue\n\n"
+         "[model]\nchannels = 16,32\nres_blocks = 1\nattention_levels = 1\n\n"
+         "[train]\nout = " + out + "\nsteps = " + std::to_string(steps) +
+         "\nbatch = 8\nlr = 0.001\nwarmup = 10\ncheckpoint_every = 50\nlog_every = 50\nthreads = 1\nseed = 3\n";
+}
+
+namespace {
+// Runs `make` once per build under a lock; `done` marks completion.
+template <typename Fn>
+void once_per_build(const std::string& name, Fn make) {
+  const fs::path cache = fs::path(MEDSYNTH_TEST_CACHE);
+  fs::create_directories(cache);
+  const std::string lock = (cache / (name + ".lock")).string();
+  int fd = ::open(lock.c_str(), O_CREAT | O_RDWR, 0644);
+  ::flock(fd, LOCK_EX);
+  if (!fs::exists(cache / (name + ".done"))) {
+    make(cache);
+    std::ofstream(cache / (name + ".done")) << "ok\n";
+  }
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+}
+}  // namespace
+
+std::string trained_tiny_checkpoint() {
+  const fs::path run = fs::path(MEDSYNTH_TEST_CACHE) / "tiny-run";
+  once_per_build("tiny-run", [&](const fs::path& cache) {
+    fs::remove_all(run);
+    fs::create_directories(run);
+    const std::string manifest = write_ch2_manifest(run.string());
+    std::ofstream(run / "tiny.ini") << tiny_config(manifest, (run / "out").string(), 300);
+    auto r = run_medsynth("train --config " + (run / "tiny.ini").string(), 900);
+    if (r.exit_code != 0) ADD_FAILURE() << "training the tiny model failed: " << r.err;
+    (void)cache;
+  });
+  return (run / "out" / "checkpoints" / "ckpt-00000300.pt").string();
+}
+
+std::string ch2_tissue_map() {
+  const fs::path path = fs::path(MEDSYNTH_TEST_CACHE) / "ch2-tissue.nii.gz";
+  once_per_build("ch2-tissue", [&](const fs::path&) {
+    const auto v = io::read_volume(data_file(kTemplates + "ch2bet.nii.gz", "mricron-data"));
+    io::WriteOptions wo;
+    wo.force = true;
+    io::write_label_volume(pipeline::tissue_map(v, 3), path.string(), wo);
+  });
+  return path.string();
+}
+
+}  // namespace medsynth::test

@@ -1,0 +1,22 @@
+#pragma once
+// Shared set-up of the LibTorch tests: small configs on real Colin27 slices, and one trained
+// tiny model made once per build (under a lock) and reused by the sampling tests.
+#include <string>
+
+#include "test_util.h"
+
+namespace medsynth::test {
+
+// A manifest of Colin27 (skull-stripped) in `dir`; returns its path.
+std::string write_ch2_manifest(const std::string& dir);
+
+// INI text of a tiny conditional model (channels 16/32, 32x32 slices, tissue label maps).
+std::string tiny_config(const std::string& manifest, const std::string& out, int steps);
+
+// A tiny model trained once per build for 300 steps; returns its checkpoint.
+std::string trained_tiny_checkpoint();
+
+// A tissue label map of Colin27 as NIfTI (made once per build); returns its path.
+std::string ch2_tissue_map();
+
+}  // namespace medsynth::test
