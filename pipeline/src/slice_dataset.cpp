@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 namespace medsynth::pipeline {
 namespace {
 
-constexpr int kCacheFormat = 1;
+constexpr int kCacheFormat = 2;  // 2: held-out masks
 
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> out;
@@ -375,6 +375,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   };
   std::vector<Pending> pending_labels;
   nlohmann::json subjects_json = nlohmann::json::array();
+  std::vector<io::LabelVolume> heldout_masks;
 
   for (const auto& r : rows) {
     const int subject = static_cast<int>(std::find(subjects.begin(), subjects.end(), r.subject) - subjects.begin());
@@ -437,7 +438,25 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
       rec.class_id = r.class_id;
       records.push_back(rec);
     }
+    // The held-out slices as a mask on the subject's own grid, for evaluating on them alone
+    // (medsynth evaluate --mask).
+    std::string mask_name;
+    if (slab_end > slab_begin) {
+      std::vector<float> stack(sg.slices() * P, 0.0f);
+      for (std::size_t n = slab_begin; n < slab_end; ++n) {
+        std::fill(stack.begin() + static_cast<long>(static_cast<std::size_t>(kept[n]) * P),
+                  stack.begin() + static_cast<long>((static_cast<std::size_t>(kept[n]) + 1) * P), 1.0f);
+      }
+      const io::Volume m = sg.restore(stack, v.geometry);
+      io::LabelVolume mask;
+      mask.geometry = m.geometry;
+      mask.voxels.reserve(m.voxels.size());
+      for (float x : m.voxels) mask.voxels.push_back(x > 0.5f ? 1 : 0);
+      heldout_masks.push_back(std::move(mask));
+      mask_name = "heldout-mask-" + std::to_string(subject) + ".nii.gz";
+    }
     nlohmann::json sj;
+    sj["heldout_mask"] = mask_name;
     sj["subject"] = r.subject;
     sj["image"] = r.image;
     sj["labels"] = dc.labels == "tissue" ? "tissue map of the image" : r.labels;
@@ -486,6 +505,9 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     nlohmann::json sl = nlohmann::json::array();
     for (const auto& rec : records) sl.push_back({rec.subject, rec.z, rec.position, rec.heldout ? 1 : 0, rec.class_id});
     index["slices"] = sl;
+    for (std::size_t i = 0; i < heldout_masks.size(); ++i) {
+      io::write_label_volume(heldout_masks[i], (tmp / subjects_json[i]["heldout_mask"].get<std::string>()).string());
+    }
     std::ofstream(tmp / "index.json") << index.dump(1);
     std::error_code ec;
     fs::rename(tmp, dir, ec);

@@ -150,6 +150,14 @@ TrainResult train(const RunConfig& cfg, bool resume) {
                                        "another train.out");
   }
   std::ofstream(out / "config.ini") << info.run_config;
+  // The held-out slab of a one-subject dataset, as a mask on the subject's grid, beside the run.
+  for (const auto& subject : data.index()["subjects"]) {
+    const std::string mask = subject.value("heldout_mask", "");
+    if (!mask.empty()) {
+      fs::copy_file(fs::path(data.dir()) / mask, out / "heldout-mask.nii.gz", fs::copy_options::overwrite_existing);
+      break;
+    }
+  }
 
   const fs::path log_path = out / "loss.csv";
   if (start > 0) {
