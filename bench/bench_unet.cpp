@@ -12,8 +12,6 @@
 #include <iostream>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/diffusion/ddpm_model.h"
 
@@ -53,7 +51,23 @@ double cpp_seconds_per_step(int size, int batch, int steps, std::int64_t* params
   return since(t0) / steps;
 }
 
-nlohmann::json python_reference(int size, int batch, int steps, int threads) {
+struct PyResult {
+  double seconds_per_step = 0, forward_flops = 0;
+  long long parameters = 0;
+};
+
+// The value of "key": in the reference's one-line JSON (no JSON library, so that this bench builds
+// with MEDSYNTH_MODULES_ONLY against a bare LibTorch).
+double json_number(const std::string& text, const std::string& key) {
+  const auto at = text.find("\"" + key + "\":");
+  if (at == std::string::npos) {
+    std::cerr << "bench_unet: the Python reference printed no " << key << "\n";
+    std::exit(3);
+  }
+  return std::strtod(text.c_str() + at + key.size() + 3, nullptr);
+}
+
+PyResult python_reference(int size, int batch, int steps, int threads) {
   const std::string script = std::string(MEDSYNTH_SOURCE_DIR) + "/bench/unet_reference.py";
   const std::string cmd = "/usr/bin/python3 " + script + " " + std::to_string(size) + " " + std::to_string(batch) + " " +
                           std::to_string(steps) + " " + std::to_string(threads);
@@ -65,7 +79,11 @@ nlohmann::json python_reference(int size, int batch, int steps, int threads) {
     std::cerr << "bench_unet: the Python reference failed (install python3-torch)\n";
     std::exit(3);
   }
-  return nlohmann::json::parse(out);
+  PyResult r;
+  r.seconds_per_step = json_number(out, "seconds_per_step");
+  r.forward_flops = json_number(out, "forward_flops");
+  r.parameters = static_cast<long long>(json_number(out, "parameters"));
+  return r;
 }
 
 double matmul_gflops() {
@@ -104,10 +122,10 @@ int main(int argc, char** argv) {
       std::printf("peak RSS after training at 128x128 batch 8: %.2f GiB (goal < 4)\n", ru.ru_maxrss / 1048576.0);
     }
     const auto py = python_reference(c.size, c.batch, steps, threads);
-    const double py_s = py["seconds_per_step"].get<double>();
-    const double flops = 3.0 * py["forward_flops"].get<double>();  // forward + backward ~ 3x forward
+    const double py_s = py.seconds_per_step;
+    const double flops = 3.0 * py.forward_flops;  // forward + backward ~ 3x forward
     std::printf("%dx%d batch %d, %lld parameters (Python: %lld)\n", c.size, c.size, c.batch,
-                static_cast<long long>(params), static_cast<long long>(py["parameters"].get<std::int64_t>()));
+                static_cast<long long>(params), py.parameters);
     std::printf("  medsynth: %.3f s/step, %.1f images/s, %.1f GFLOP/s (%.0f%% of the matmul peak)\n", cpp,
                 c.batch / cpp, flops / cpp / 1e9, 100.0 * flops / cpp / 1e9 / peak);
     std::printf("  PyTorch:  %.3f s/step, %.1f images/s, %.1f GFLOP/s\n", py_s, c.batch / py_s, flops / py_s / 1e9);

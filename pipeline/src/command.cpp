@@ -79,6 +79,7 @@ int run_command(const Command& cmd, const std::vector<std::string>& args) {
     }
     po::store(po::command_line_parser(own).options(desc).positional(pos).run(), vm);
     if (cmd.accepts_config_overrides) vm.insert({kOverridesKey, po::variable_value(boost::any(overrides), false)});
+    vm.insert({kArgsKey, po::variable_value(boost::any(args), false)});
     if (vm.count("help")) {
       std::cout << command_help(cmd);
       return 0;

@@ -100,6 +100,8 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("train.log_every", key(&c.train.log_every),
        "steps between progress lines when not on a terminal")
       ("train.device", key(&c.train.device), "auto | cpu | cuda | cuda:K")
+      ("train.dist_timeout", key(&c.train.dist_timeout),
+       "data-parallel training: seconds a rank waits for the others before it stops with an error")
       ("sample.sampler", key(&c.sample.sampler), "ddim | ddpm")
       ("sample.steps", key(&c.sample.steps), "DDIM steps")
       ("sample.eta", key(&c.sample.eta), "DDIM eta (0: deterministic)")

@@ -54,6 +54,8 @@ CheckpointInfo info_from(torch::serialize::InputArchive& a, const std::string& p
   a.read("window", window);
   info.window_lo = window[0].item<float>();
   info.window_hi = window[1].item<float>();
+  torch::Tensor world;
+  info.world_size = a.try_read("world_size", world) ? static_cast<int>(world.item<std::int64_t>()) : 1;
   return info;
 }
 
@@ -70,6 +72,7 @@ void save_checkpoint(const std::string& path, modules::GenerativeModel& model, c
   std::vector<std::int32_t> lv = info.label_values;
   a.write("label_values", lv.empty() ? torch::zeros({0}, torch::kInt) : torch::tensor(lv));
   a.write("window", torch::tensor({info.window_lo, info.window_hi}));
+  a.write("world_size", torch::tensor(static_cast<std::int64_t>(info.world_size)));
   model.save(a);
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {

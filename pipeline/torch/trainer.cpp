@@ -14,6 +14,7 @@
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/pipeline/checkpoint.h"
+#include "medsynth/pipeline/distributed.h"
 #include "medsynth/pipeline/progress.h"
 
 namespace fs = std::filesystem;
@@ -109,7 +110,16 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   const fs::path ckpt_dir = out / "checkpoints";
   fs::create_directories(ckpt_dir);
 
+  // Data-parallel when launched as several ranks (torchrun / Slurm / --nproc): rank 0 alone
+  // ingests, logs and writes checkpoints; gradients are averaged over ranks every step.
+  const WorldInfo world = world_from_environment();
+  std::unique_ptr<DataParallel> dp;
+  if (world.world > 1) dp = std::make_unique<DataParallel>(world, std::chrono::seconds(tc.dist_timeout));
+  const bool lead = world.rank == 0;
+
+  if (dp && !lead) dp->barrier();  // wait for rank 0's ingest, then find its cache
   const IngestResult ing = ingest(cfg, (out / "cache").string());
+  if (dp && lead) dp->barrier();
   const SliceDataset data = SliceDataset::open(ing.dir);
   const auto train_idx = data.indices(false);
   if (train_idx.empty()) throw io::Error(cfg.data.manifest, "no training slices after the hold-out split");
@@ -132,45 +142,58 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   const auto& window = data.index()["subjects"][0]["window"];
   info.window_lo = window[0].get<float>();
   info.window_hi = window[1].get<float>();
+  info.world_size = world.world;
 
   std::int64_t start = 0;
   auto existing = list_checkpoints(ckpt_dir.string());
   if (resume && !existing.empty()) {
     const std::string& last = existing.back();
     const auto saved = read_checkpoint_info(last);
+    if (saved.world_size != world.world) {
+      throw io::Error(last, "checkpoint was trained by " + std::to_string(saved.world_size) + " rank(s); resume it with "
+                            "the same number (now " + std::to_string(world.world) + "): the batches would differ");
+    }
     if (saved.data_fingerprint != info.data_fingerprint) {
       throw io::Error(last, "checkpoint was trained on other data (fingerprint " + saved.data_fingerprint + ", now " +
                                 info.data_fingerprint + ")");
     }
     load_checkpoint(last, *model);
     start = saved.step;
-    std::cerr << "medsynth: resuming from " << last << " at step " << start << "\n";
+    if (lead) std::cerr << "medsynth: resuming from " << last << " at step " << start << "\n";
   } else if (!resume && !existing.empty()) {
     throw io::Error(ckpt_dir.string(), "holds checkpoints of an earlier run: continue it with --resume, or choose "
                                        "another train.out");
   }
-  std::ofstream(out / "config.ini") << info.run_config;
+  if (dp) {
+    dp->broadcast(model->weights());  // every rank starts from rank 0's weights
+    model->gradient_hook = [&dp](std::vector<torch::Tensor>& grads) { dp->allreduce_mean(grads); };
+    model->loss_hook = [&dp](double loss) { return dp->allreduce_mean(loss); };
+  }
+  if (lead) std::ofstream(out / "config.ini") << info.run_config;
   // The held-out slab of a one-subject dataset, as a mask on the subject's grid, beside the run.
   for (const auto& subject : data.index()["subjects"]) {
     const std::string mask = subject.value("heldout_mask", "");
-    if (!mask.empty()) {
+    if (!mask.empty() && lead) {
       fs::copy_file(fs::path(data.dir()) / mask, out / "heldout-mask.nii.gz", fs::copy_options::overwrite_existing);
       break;
     }
   }
 
   const fs::path log_path = out / "loss.csv";
-  if (start > 0) {
+  if (lead && start > 0) {
     truncate_log(log_path, start);
-  } else {
+  } else if (lead) {
     std::ofstream(log_path, std::ios::trunc) << "step,loss,lr,grad_norm,seconds\n";
   }
-  std::ofstream log(log_path, std::ios::app);
+  std::ofstream log;
+  if (lead) log.open(log_path, std::ios::app);
 
   TrainResult result;
   result.steps = start;
-  std::vector<std::size_t> batch_idx(static_cast<std::size_t>(tc.batch));
-  Progress bar("training", tc.steps, start, tc.log_every);
+  const std::size_t local = static_cast<std::size_t>(tc.batch), ranks = static_cast<std::size_t>(world.world);
+  std::vector<std::size_t> global_idx(local * ranks), batch_idx(local);
+  std::unique_ptr<Progress> bar;
+  if (lead) bar = std::make_unique<Progress>("training", tc.steps, start, tc.log_every);
   double interval_loss = 0;
   int interval_n = 0;
   bool first_interval = true;
@@ -179,8 +202,15 @@ TrainResult train(const RunConfig& cfg, bool resume) {
     // The batch of step s depends only on (seed, s): a resumed run sees the same batches.
     std::mt19937_64 rng(modules::derive_seed(static_cast<std::uint64_t>(tc.seed), static_cast<std::uint64_t>(step), 2));
     std::uniform_int_distribution<std::size_t> pick(0, train_idx.size() - 1);
-    for (auto& i : batch_idx) i = train_idx[pick(rng)];
-    const auto batch = make_batch(data, batch_idx, mc, device);
+    // The global batch of the step, of which this rank takes its rows.
+    for (auto& i : global_idx) i = train_idx[pick(rng)];
+    std::copy_n(global_idx.begin() + static_cast<long>(local * static_cast<std::size_t>(world.rank)), local,
+                batch_idx.begin());
+    auto batch = make_batch(data, batch_idx, mc, device);
+    if (dp) {
+      batch.global_offset = static_cast<std::int64_t>(local) * world.rank;
+      batch.global_size = static_cast<std::int64_t>(local * ranks);
+    }
     const auto stats = model->train_step(batch, modules::derive_seed(static_cast<std::uint64_t>(tc.seed),
                                                                     static_cast<std::uint64_t>(step), 3));
     if (!std::isfinite(stats.loss)) {
@@ -192,7 +222,7 @@ TrainResult train(const RunConfig& cfg, bool resume) {
                             ExitCode::kRuntime);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    log << (step + 1) << "," << stats.loss << "," << learning_rate(cfg.optim.lr, tc.warmup, tc.steps, step) << ","
+    if (lead) log << (step + 1) << "," << stats.loss << "," << learning_rate(cfg.optim.lr, tc.warmup, tc.steps, step) << ","
         << stats.grad_norm << "," << secs << "\n";
     interval_loss += stats.loss;
     ++interval_n;
@@ -201,14 +231,14 @@ TrainResult train(const RunConfig& cfg, bool resume) {
     if (interval_n == tc.log_every || step + 1 == tc.steps) {
       if (first_interval) result.first_loss = interval_loss / interval_n;
       first_interval = false;
-      log.flush();
+      if (lead) log.flush();
       interval_loss = 0;
       interval_n = 0;
     }
     std::ostringstream text;
     text << "loss " << std::setprecision(4) << stats.loss;
-    bar.update(step + 1, text.str());
-    if ((step + 1) % tc.checkpoint_every == 0 || step + 1 == tc.steps) {
+    if (bar) bar->update(step + 1, text.str());
+    if (lead && ((step + 1) % tc.checkpoint_every == 0 || step + 1 == tc.steps)) {
       log.flush();  // every step a checkpoint holds is in the log before the checkpoint exists
       info.step = step + 1;
       const auto path = (ckpt_dir / checkpoint_name(step + 1)).string();
@@ -220,6 +250,8 @@ TrainResult train(const RunConfig& cfg, bool resume) {
       }
     }
   }
+  bar.reset();
+  if (dp) dp->barrier();  // no rank leaves before rank 0's last checkpoint exists
   if (result.checkpoint.empty()) {
     auto all = list_checkpoints(ckpt_dir.string());
     if (!all.empty()) result.checkpoint = all.back();

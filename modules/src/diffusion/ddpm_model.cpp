@@ -143,10 +143,14 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   torch::manual_seed(derive_seed(seed, 0, 1));  // dropout draws from the global generator
   auto gen = make_generator(seed);
   const auto B = batch.image.size(0);
+  const auto G = batch.global_size > 0 ? batch.global_size : B;
+  const auto off = batch.global_size > 0 ? batch.global_offset : 0;
   auto x0 = batch.image.to(device_);
-  auto t = torch::randint(0, config_.timesteps, {B}, gen, torch::kLong).to(device_);
-  auto noise = torch::randn(x0.sizes(), gen, torch::kFloat).to(device_);
-  auto present = (torch::rand({B}, gen, torch::kFloat) >= config_.condition_dropout).to(torch::kFloat).to(device_);
+  auto shape = x0.sizes().vec();
+  shape[0] = G;
+  auto t = torch::randint(0, config_.timesteps, {G}, gen, torch::kLong).narrow(0, off, B).to(device_);
+  auto noise = torch::randn(shape, gen, torch::kFloat).narrow(0, off, B).to(device_);
+  auto present = (torch::rand({G}, gen, torch::kFloat) >= config_.condition_dropout).narrow(0, off, B).to(torch::kFloat).to(device_);
   auto ab = gather(alpha_bar_t_, t);
   auto x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise;
   auto out = net_->forward(assemble(x_t, t, batch, present));
@@ -154,6 +158,7 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   auto loss = torch::mse_loss(out, target);
   StepStats stats;
   stats.loss = loss.item<double>();
+  if (loss_hook) stats.loss = loss_hook(stats.loss);
   if (!std::isfinite(stats.loss)) return stats;  // the trainer stops; no step is taken
   optimizer_->zero_grad();
   loss.backward();

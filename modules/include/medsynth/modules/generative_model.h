@@ -26,6 +26,10 @@ struct Batch {
   torch::Tensor source;    // [B, 1, H, W] source image (other contrast, sketch, edges)
   torch::Tensor class_id;  // [B] int64
   torch::Tensor position;  // [B] float, normalised slice position in [0, 1]
+  // Data-parallel training: this batch is rows [global_offset, global_offset + B) of a global
+  // batch of global_size; per-sample randomness is drawn for the global batch, so N ranks with
+  // batch b train exactly like one process with batch N*b. 0 means "this batch is all of it".
+  std::int64_t global_offset = 0, global_size = 0;
   std::int64_t size() const;
 };
 using Condition = Batch;  // the same parts, without the image
@@ -61,6 +65,9 @@ class GenerativeModel {
   virtual StepStats train_step(const Batch& batch, std::uint64_t seed) = 0;
   // Called between backward and the optimiser step with every gradient (data-parallel all-reduce).
   std::function<void(std::vector<torch::Tensor>&)> gradient_hook;
+  // Called with the local loss before any update; returns the loss every rank acts on (the mean
+  // over ranks), so that all ranks stop together on a non-finite loss.
+  std::function<double(double)> loss_hook;
 
   // Sampling (uses the EMA weights). Returns [B, C, H, W] in [-1, 1].
   virtual torch::Tensor sample(const Condition& condition, const SampleOptions& options) = 0;

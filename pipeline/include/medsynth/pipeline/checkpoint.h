@@ -18,6 +18,7 @@ struct CheckpointInfo {
   std::vector<std::int32_t> label_values;  // label id → label value of the training label maps
   float window_lo = 0, window_hi = 1;      // intensity window of the training images
   std::int64_t step = 0;
+  int world_size = 1;                      // data-parallel ranks that trained it
 };
 
 // Writes <path> atomically. The model's save() provides weights, EMA and optimiser state.

@@ -26,6 +26,8 @@ struct Command {
 };
 
 inline constexpr const char* kOverridesKey = "__config_overrides";
+// Every command also finds its own argument list (vector<string>) under this key.
+inline constexpr const char* kArgsKey = "__args";
 
 // Every command, in the order `medsynth --help` lists them.
 const std::vector<Command>& all_commands();

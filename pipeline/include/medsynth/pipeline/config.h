@@ -40,6 +40,7 @@ struct TrainConfig {
   int keep_checkpoints = 3;
   int log_every = 10;
   std::string device = "cpu";     // auto | cpu | cuda | cuda:K
+  int dist_timeout = 120;         // seconds a collective may wait for the other ranks
 };
 
 struct SampleConfig {

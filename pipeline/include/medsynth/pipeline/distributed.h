@@ -1,0 +1,49 @@
+#pragma once
+// Data-parallel training on PyTorch's own engine, c10d with the Gloo backend: ranks meet through a
+// TCPStore the torchrun way (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) or from Slurm
+// (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, first host of SLURM_NODELIST). Needs LibTorch.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace medsynth::pipeline {
+
+struct WorldInfo {
+  int rank = 0, world = 1, local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  std::string launcher = "single";  // single | torchrun | slurm
+};
+
+// Reads the environment; throws medsynth::Error (exit 1) on inconsistent values.
+WorldInfo world_from_environment();
+
+// The first host of a Slurm node list: "gpu[03-05,07],cpu1" -> "gpu03".
+std::string first_slurm_host(const std::string& nodelist);
+
+class DataParallel {
+ public:
+  DataParallel(const WorldInfo& world, std::chrono::seconds timeout);
+  ~DataParallel();
+  int rank() const { return world_.rank; }
+  int world() const { return world_.world; }
+  // Copies rank 0's tensors into every rank's.
+  void broadcast(std::vector<torch::Tensor> tensors);
+  // Averages gradients over ranks, in buckets of about 25 MB (one all-reduce per bucket).
+  void allreduce_mean(std::vector<torch::Tensor>& grads);
+  double allreduce_mean(double value);
+  void barrier();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  WorldInfo world_;
+};
+
+// A free TCP port on 127.0.0.1 (for --nproc's MASTER_PORT).
+int free_tcp_port();
+
+}  // namespace medsynth::pipeline
