@@ -12,12 +12,13 @@ namespace medsynth::pipeline {
 namespace {
 
 // One slice k (third index axis) as a one-slice volume, keeping its physical position.
-io::Volume extract_slice(const io::Volume& v, std::size_t k, const std::string& path) {
+template <typename T>
+io::Image<T> extract_slice(const io::Image<T>& v, std::size_t k, const std::string& path) {
   const auto& g = v.geometry;
   if (k >= g.size[2]) {
     throw io::Error(path, "--slice " + std::to_string(k) + " is outside 0.." + std::to_string(g.size[2] - 1));
   }
-  io::Volume s = v;
+  io::Image<T> s = v;
   s.geometry.size[2] = 1;
   s.geometry.origin = g.index_to_physical(0, 0, static_cast<double>(k));
   const std::size_t n = g.size[0] * g.size[1];
@@ -73,6 +74,8 @@ int run_convert(const po::variables_map& vm) {
   io::detect_write_format(out);
   if (vm.count("labels")) {
     io::LabelVolume l = io::read_label_volume(in, ro);
+    const long slice = vm["slice"].as<long>();
+    if (slice >= 0) l = extract_slice(l, static_cast<std::size_t>(slice), in);
     io::write_label_volume(l, out, wo);
   } else {
     io::Volume v = io::read_volume(in, ro);

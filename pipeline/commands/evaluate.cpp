@@ -22,13 +22,10 @@ int run_evaluate(const po::variables_map& vm) {
   }
   in.resample = vm.count("resample") > 0;
   in.threads = vm["threads"].as<unsigned>();
+  // Provenance: the command line exactly as given.
   in.command_line = {"medsynth", "evaluate"};
-  for (const auto& [name, value] : vm) {
-    if (value.defaulted()) continue;
-    in.command_line.push_back("--" + name);
-    if (const auto* s = boost::any_cast<std::string>(&value.value())) in.command_line.push_back(*s);
-    else if (const auto* d = boost::any_cast<double>(&value.value())) in.command_line.push_back(std::to_string(*d));
-    else if (const auto* u = boost::any_cast<unsigned>(&value.value())) in.command_line.push_back(std::to_string(*u));
+  if (vm.count(kArgsKey)) {
+    for (const auto& a : vm[kArgsKey].as<std::vector<std::string>>()) in.command_line.push_back(a);
   }
   const std::string out = vm["out"].as<std::string>();
   const auto report = validation::write_evaluation_report(in, out, vm.count("force") > 0);

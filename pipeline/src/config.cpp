@@ -45,7 +45,7 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "CSV of the dataset: subject,image[,labels][,source][,class]; paths relative to the CSV")
       ("data.grid", key(&c.data.grid), "in-plane size of the slices (grid x grid)")
       ("data.clip_low", key(&c.data.clip_low),
-       "lower intensity percentile of the foreground, mapped to -1")
+       "lower intensity percentile of the foreground, mapped to -1 (0: the volume's minimum, i.e. the background)")
       ("data.clip_high", key(&c.data.clip_high),
        "upper intensity percentile of the foreground, mapped to 1")
       ("data.holdout", key(&c.data.holdout),

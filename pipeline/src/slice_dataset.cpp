@@ -100,7 +100,9 @@ IntensityWindow fit_window(const io::Volume& v, double p_lo, double p_hi) {
     return fg[k];
   };
   IntensityWindow w;
-  w.lo = pick(p_lo);
+  // clip_low <= 0: the window starts at the volume's minimum, so the background maps to -1 and a
+  // synthetic -1 maps back to the background value exactly (skull-stripped MRI: 0).
+  w.lo = p_lo <= 0 ? mn : pick(p_lo);
   w.hi = pick(p_hi);
   if (!(w.hi > w.lo)) w.hi = w.lo + 1;
   (void)mx;

@@ -19,7 +19,8 @@ class ConfigError : public medsynth::Error {
 struct DataConfig {
   std::string manifest;          // CSV: subject,image[,labels][,source][,class]
   int grid = 64;                 // slices are resampled in-plane to grid x grid
-  double clip_low = 0.5;         // intensity percentiles (of foreground voxels) mapped to -1 and 1
+  double clip_low = 0.0;         // intensity percentiles (of foreground voxels) mapped to -1 and 1;
+                                 // clip_low = 0: the volume's minimum (the background) is -1
   double clip_high = 99.5;
   double holdout = 0.2;          // fraction held out: whole subjects, or a contiguous slab of one
   double min_foreground = 0.05;  // a slice is kept when this fraction of it is foreground
