@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 namespace medsynth::pipeline {
 namespace {
 
-constexpr int kCacheFormat = 2;  // 2: held-out masks
+constexpr int kCacheFormat = 3;  // 2: held-out masks; 3: one mask per manifest row
 
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> out;
@@ -331,11 +331,15 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   IngestResult result;
   result.dir = dir.string();
   if (fs::exists(dir / "index.json")) {
-    auto d = SliceDataset::open(dir.string());  // verifies sizes: a damaged cache is rebuilt
-    result.reused = true;
-    result.train_slices = d.indices(false).size();
-    result.heldout_slices = d.indices(true).size();
-    return result;
+    try {
+      auto d = SliceDataset::open(dir.string());  // verifies sizes
+      result.reused = true;
+      result.train_slices = d.indices(false).size();
+      result.heldout_slices = d.indices(true).size();
+      return result;
+    } catch (const io::Error&) {
+      fs::remove_all(dir);  // a damaged cache is rebuilt, never trusted
+    }
   }
   fs::create_directories(root);
 
@@ -377,7 +381,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   };
   std::vector<Pending> pending_labels;
   nlohmann::json subjects_json = nlohmann::json::array();
-  std::vector<io::LabelVolume> heldout_masks;
+  std::vector<std::pair<std::string, io::LabelVolume>> heldout_masks;
 
   for (const auto& r : rows) {
     const int subject = static_cast<int>(std::find(subjects.begin(), subjects.end(), r.subject) - subjects.begin());
@@ -454,8 +458,8 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
       mask.geometry = m.geometry;
       mask.voxels.reserve(m.voxels.size());
       for (float x : m.voxels) mask.voxels.push_back(x > 0.5f ? 1 : 0);
-      heldout_masks.push_back(std::move(mask));
-      mask_name = "heldout-mask-" + std::to_string(subject) + ".nii.gz";
+      mask_name = "heldout-mask-" + std::to_string(subjects_json.size()) + ".nii.gz";  // one per manifest row
+      heldout_masks.emplace_back(mask_name, std::move(mask));
     }
     nlohmann::json sj;
     sj["heldout_mask"] = mask_name;
@@ -507,9 +511,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     nlohmann::json sl = nlohmann::json::array();
     for (const auto& rec : records) sl.push_back({rec.subject, rec.z, rec.position, rec.heldout ? 1 : 0, rec.class_id});
     index["slices"] = sl;
-    for (std::size_t i = 0; i < heldout_masks.size(); ++i) {
-      io::write_label_volume(heldout_masks[i], (tmp / subjects_json[i]["heldout_mask"].get<std::string>()).string());
-    }
+    for (const auto& [name, mask] : heldout_masks) io::write_label_volume(mask, (tmp / name).string());
     std::ofstream(tmp / "index.json") << index.dump(1);
     std::error_code ec;
     fs::rename(tmp, dir, ec);

@@ -88,7 +88,12 @@ void save_checkpoint(const std::string& path, modules::GenerativeModel& model, c
     ::fsync(fd);
     ::close(fd);
   }
-  fs::rename(tmp, path);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw io::Error(path, "cannot move the checkpoint into place: " + ec.message(), ExitCode::kRuntime);
+  }
   fd = ::open(fs::path(path).parent_path().c_str(), O_RDONLY);
   if (fd >= 0) {
     ::fsync(fd);

@@ -94,7 +94,16 @@ DataParallel::DataParallel(const WorldInfo& w, std::chrono::seconds timeout) : i
     so.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     impl_->store = c10::make_intrusive<c10d::TCPStore>(w.master_addr, so);
     auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(w.master_addr == "localhost" ? "127.0.0.1" : "127.0.0.1"));
+    // Single-node runs stay on loopback; across nodes every rank binds to its own hostname's
+    // address (GLOO_SOCKET_IFNAME picks an interface instead).
+    const bool local = w.master_addr == "127.0.0.1" || w.master_addr == "localhost";
+    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME")) {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    } else if (local) {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    } else {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
     options->threads = 2;
     impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, w.rank, w.world, options);
   });

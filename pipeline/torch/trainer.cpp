@@ -55,7 +55,7 @@ modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_
   }
   if (model.num_classes > 0) {
     std::vector<std::int64_t> cls;
-    for (auto i : indices) cls.push_back(std::max(0, data.record(i).class_id));
+    for (auto i : indices) cls.push_back(data.record(i).class_id);  // checked at the start of training
     b.class_id = torch::tensor(cls).to(device);
   }
   if (model.slice_position) {
@@ -76,9 +76,14 @@ std::string checkpoint_name(std::int64_t step) {
 
 // Keeps the loss log consistent with a resumed run: lines of the steps it redoes are dropped, and
 // so is a line the kill cut short (a row has all five fields or it is not kept).
+constexpr const char* kLogHeader = "step,loss,lr,grad_norm,seconds";
+
 void truncate_log(const fs::path& log, std::int64_t done_steps) {
   std::ifstream in(log);
-  if (!in) return;
+  if (!in) {
+    std::ofstream(log) << kLogHeader << "\n";
+    return;
+  }
   std::vector<std::string> keep;
   std::string line;
   while (std::getline(in, line)) {
@@ -94,8 +99,13 @@ void truncate_log(const fs::path& log, std::int64_t done_steps) {
     }
   }
   in.close();
-  std::ofstream out(log, std::ios::trunc);
-  for (const auto& l : keep) out << l << "\n";
+  // Rewritten beside and renamed, so a kill here never loses the log.
+  const fs::path tmp = log.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& l : keep) out << l << "\n";
+  }
+  fs::rename(tmp, log);
 }
 
 }  // namespace
@@ -104,6 +114,9 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   const auto t0 = std::chrono::steady_clock::now();
   const TrainConfig& tc = cfg.train;
   if (tc.steps <= 0 || tc.batch <= 0) throw ConfigError("train.steps and train.batch must be positive");
+  if (tc.checkpoint_every <= 0 || tc.keep_checkpoints <= 0 || tc.log_every <= 0) {
+    throw ConfigError("train.checkpoint_every, train.keep_checkpoints and train.log_every must be positive");
+  }
   modules::configure_threads(tc.threads);
   const torch::Device device = modules::parse_device(tc.device);
   const fs::path out(tc.out);
@@ -129,6 +142,16 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   mc.label_classes = data.label_classes();
   if (mc.source_image && !data.has_source()) {
     throw io::Error(cfg.data.manifest, "model.source_image = true but the manifest has no source column");
+  }
+  if (mc.num_classes > 0) {
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      const int cls = data.record(i).class_id;
+      if (cls < 0 || cls >= mc.num_classes) {
+        throw io::Error(cfg.data.manifest, "model.class_conditioning = " + std::to_string(mc.num_classes) +
+                                               " but a row has class " + std::to_string(cls) +
+                                               " (every row needs a class 0.." + std::to_string(mc.num_classes - 1) + ")");
+      }
+    }
   }
   auto model = modules::create_model(mc, device);
   model->configure_training(cfg.optim);
@@ -183,7 +206,7 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   if (lead && start > 0) {
     truncate_log(log_path, start);
   } else if (lead) {
-    std::ofstream(log_path, std::ios::trunc) << "step,loss,lr,grad_norm,seconds\n";
+    std::ofstream(log_path, std::ios::trunc) << kLogHeader << "\n";
   }
   std::ofstream log;
   if (lead) log.open(log_path, std::ios::app);

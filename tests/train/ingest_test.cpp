@@ -120,3 +120,17 @@ TEST(Ingest, TissueMapOrdersClassesByIntensity) {
   EXPECT_LT(sum[1] / n[1], sum[2] / n[2]);  // CSF darker than grey matter on T1
   EXPECT_LT(sum[2] / n[2], sum[3] / n[3]);  // grey darker than white
 }
+
+TEST(Ingest, ADamagedCacheIsRebuiltNotTrusted) {
+  TempDir tmp;
+  pl::RunConfig c;
+  c.data.manifest = write_ch2_manifest(tmp.str());
+  c.data.grid = 32;
+  c.data.labels = "none";
+  const auto first = pl::ingest(c, tmp.str("cache"));
+  fs::resize_file(fs::path(first.dir) / "images.f32", 1000);  // a cache cut short
+  const auto again = pl::ingest(c, tmp.str("cache"));
+  EXPECT_FALSE(again.reused);
+  EXPECT_EQ(again.train_slices, first.train_slices);
+  EXPECT_NO_THROW(pl::SliceDataset::open(again.dir));
+}

@@ -139,3 +139,15 @@ TEST(Trainer, NonFiniteLossStopsTheRunAndKeepsTheCheckpoints) {
   EXPECT_NO_THROW(pl::read_checkpoint_info(kept.back()));
   EXPECT_FALSE(fs::exists(tmp.str("run/checkpoints/ckpt-00000050.pt")));
 }
+
+TEST(Trainer, RefusesSettingsThatCannotWork) {
+  TempDir tmp;
+  const std::string manifest = write_ch2_manifest(tmp.str());
+  std::ofstream(tmp.str("c.ini")) << tiny_config(manifest, tmp.str("run"), 5);
+  auto r = run_medsynth("train --config " + tmp.str("c.ini") + " --train.checkpoint_every 0", 120);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("checkpoint_every"), std::string::npos) << r.err;
+  r = run_medsynth("train --config " + tmp.str("c.ini") + " --model.class_conditioning 3", 120);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("needs a class"), std::string::npos) << r.err;
+}

@@ -140,7 +140,9 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   if (!batch.image.defined()) throw Error("a training batch needs images", ExitCode::kRuntime);
   check_condition(batch);
   net_->train();
-  torch::manual_seed(derive_seed(seed, 0, 1));  // dropout draws from the global generator
+  // Dropout draws from the global generator: each rank of a data-parallel run gets its own
+  // stream (dropout masks are the one thing not matched across world sizes).
+  torch::manual_seed(derive_seed(seed, static_cast<std::uint64_t>(batch.global_offset), 1));
   auto gen = make_generator(seed);
   const auto B = batch.image.size(0);
   const auto G = batch.global_size > 0 ? batch.global_size : B;
