@@ -11,6 +11,7 @@
 #include <random>
 #include <system_error>
 
+#include "file_utils.h"
 #include "medsynth/io/error.h"
 
 namespace fs = std::filesystem;
@@ -18,31 +19,13 @@ namespace fs = std::filesystem;
 namespace medsynth::io {
 namespace {
 
-// The same prefix as AtomicOutput's temporaries, so either cleans up after the other's killed runs.
-constexpr const char* kTempPrefix = ".medsynth-tmp-";
-
-void fsync_path(const fs::path& p) {
-  const int fd = ::open(p.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
+using detail::fsync_path;
+using detail::kTempPrefix;
+using detail::remove_stale_temporaries;
 
 fs::path parent_of(const fs::path& target) {
   fs::path dir = target.parent_path();
   return dir.empty() ? fs::path(".") : dir;
-}
-
-// Temporaries whose writer process is gone (SIGKILL, power loss) are removed.
-void remove_stale_temporaries(const fs::path& dir) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(kTempPrefix, 0) != 0) continue;
-    const long pid = std::strtol(name.c_str() + std::strlen(kTempPrefix), nullptr, 10);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
-  }
 }
 
 fs::path make_temp_beside(const fs::path& dir, const std::string& what) {

@@ -11,6 +11,7 @@
 #include <random>
 #include <system_error>
 
+#include "file_utils.h"
 #include "medsynth/io/error.h"
 
 namespace fs = std::filesystem;
@@ -18,31 +19,13 @@ namespace fs = std::filesystem;
 namespace medsynth::io {
 namespace {
 
-void fsync_path(const fs::path& p) {
-  int fd = ::open(p.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-constexpr const char* kTempPrefix = ".medsynth-tmp-";
+using detail::fsync_path;
+using detail::kTempPrefix;
+using detail::remove_stale_temporaries;
 
 std::string random_suffix() {
   std::random_device rd;
   return std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000);
-}
-
-// Temporary folders of writers that were killed (their process is gone) are removed, so a
-// SIGKILL'd run leaves nothing behind for long.
-void remove_stale_temporaries(const fs::path& dir) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(kTempPrefix, 0) != 0) continue;
-    const long pid = std::strtol(name.c_str() + std::strlen(kTempPrefix), nullptr, 10);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
-  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "deidentify_dataset.h"
+#include "file_utils.h"
 #include "medsynth/io/atomic_folder.h"
 #include "medsynth/io/atomic_output.h"
 #include "medsynth/io/dicom_uid.h"
@@ -271,21 +272,9 @@ void deidentify_dataset(DcmDataset& ds, DeidentifyContext& ctx, const std::strin
 namespace {
 
 std::vector<fs::path> input_files(const std::string& in) {
-  std::vector<fs::path> files;
   std::error_code ec;
   if (!fs::is_directory(in, ec)) return {fs::path(in)};
-  for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::skip_permission_denied, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    const std::string name = it->path().filename().string();
-    if (!name.empty() && name[0] == '.') {
-      if (it->is_directory()) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file() && name != "DICOMDIR") files.push_back(it->path());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
+  return detail::files_under(in);
 }
 
 // Loads, de-identifies and writes one file; false (with `why`) for a file that is not DICOM.

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "file_utils.h"
 #include "medsynth/io/error.h"
 
 namespace fs = std::filesystem;
@@ -149,18 +150,7 @@ std::vector<SliceHeader> scan(const std::string& path, std::vector<std::string>*
     out.push_back(read_header(path));
     return out;
   }
-  std::vector<fs::path> files;
-  for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    const auto name = it->path().filename().string();
-    if (!name.empty() && name[0] == '.') {
-      if (it->is_directory()) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file() && name != "DICOMDIR") files.push_back(it->path());
-  }
-  std::sort(files.begin(), files.end());
+  const std::vector<fs::path> files = detail::files_under(path);
   for (const auto& f : files) {
     if (!looks_like_dicom(f)) {
       if (skipped) skipped->push_back(f.string() + ": not DICOM");

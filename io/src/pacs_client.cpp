@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "dicom_common.h"
+#include "file_utils.h"
 #include "medsynth/io/atomic_folder.h"
 #include "medsynth/io/error.h"
 
@@ -192,18 +193,7 @@ std::vector<fs::path> dicom_files_under(const std::vector<std::string>& paths, s
       files.emplace_back(p);
       continue;
     }
-    std::vector<fs::path> found;
-    for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      const std::string name = it->path().filename().string();
-      if (!name.empty() && name[0] == '.') {
-        if (it->is_directory()) it.disable_recursion_pending();
-        continue;
-      }
-      if (it->is_regular_file() && name != "DICOMDIR") found.push_back(it->path());
-    }
-    std::sort(found.begin(), found.end());
+    const std::vector<fs::path> found = detail::files_under(p);
     files.insert(files.end(), found.begin(), found.end());
   }
   (void)skipped;
