@@ -1,5 +1,6 @@
 #include "medsynth/modules/generative_model.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -8,8 +9,13 @@
 namespace medsynth::modules {
 namespace {
 
-std::map<std::string, ModelFactory>& registry() {
-  static std::map<std::string, ModelFactory> r;
+struct Family {
+  ModelFactory factory;
+  std::vector<Capability> capabilities;
+};
+
+std::map<std::string, Family>& registry() {
+  static std::map<std::string, Family> r;
   return r;
 }
 
@@ -18,7 +24,7 @@ void register_builtin_families() {
   std::call_once(once, [] {
     register_family("ddpm", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
       return std::make_unique<DdpmModel>(c, d);
-    });
+    }, {Capability::kInpaint, Capability::kInterpolate});
   });
 }
 
@@ -31,7 +37,41 @@ std::int64_t Batch::size() const {
   return 0;
 }
 
-void register_family(const std::string& name, ModelFactory factory) { registry()[name] = std::move(factory); }
+void register_family(const std::string& name, ModelFactory factory, std::vector<Capability> capabilities) {
+  registry()[name] = Family{std::move(factory), std::move(capabilities)};
+}
+
+std::string to_string(Capability c) {
+  switch (c) {
+    case Capability::kInpaint: return "inpaint";
+    case Capability::kInterpolate: return "interpolate";
+  }
+  return "?";
+}
+
+std::vector<std::string> families_with(Capability capability) {
+  register_builtin_families();
+  std::vector<std::string> names;
+  for (const auto& [name, f] : registry()) {
+    if (std::find(f.capabilities.begin(), f.capabilities.end(), capability) != f.capabilities.end()) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+void require(const GenerativeModel& model, Capability capability) {
+  if (model.can(capability)) return;
+  std::string list;
+  for (const auto& n : families_with(capability)) list += (list.empty() ? "" : ", ") + n;
+  throw Error("a " + model.family() + " model cannot " + to_string(capability) + " (families that can: " + list + ")",
+              ExitCode::kUsage);
+}
+
+torch::Tensor GenerativeModel::encode(const torch::Tensor&, const Condition&, const SampleOptions&) {
+  require(*this, Capability::kInterpolate);
+  throw Error(family() + ": encode declared but not implemented", ExitCode::kRuntime);
+}
 
 std::vector<std::string> registered_families() {
   register_builtin_families();
@@ -48,7 +88,7 @@ std::unique_ptr<GenerativeModel> create_model(const ModelConfig& config, torch::
     for (const auto& n : registered_families()) known += (known.empty() ? "" : ", ") + n;
     throw Error("unknown model family '" + config.family + "' (known: " + known + ")", ExitCode::kUsage);
   }
-  return it->second(config, device);
+  return it->second.factory(config, device);
 }
 
 }  // namespace medsynth::modules

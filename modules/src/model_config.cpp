@@ -28,7 +28,20 @@ std::string to_text(const ModelConfig& c) {
      << "condition_dropout = " << c.condition_dropout << "\n"
      << "parametrization = " << c.parametrization << "\n"
      << "schedule = " << c.schedule << "\n"
-     << "timesteps = " << c.timesteps << "\n";
+     << "timesteps = " << c.timesteps << "\n"
+     << "latent_channels = " << c.latent_channels << "\n"
+     << "kl_weight = " << c.kl_weight << "\n"
+     << "kl_warmup = " << c.kl_warmup << "\n"
+     << "adv_weight = " << c.adv_weight << "\n"
+     << "perceptual_weight = " << c.perceptual_weight << "\n"
+     << "generator = " << c.generator << "\n"
+     << "gan_loss = " << c.gan_loss << "\n"
+     << "l1_weight = " << c.l1_weight << "\n"
+     << "feature_matching = " << c.feature_matching << "\n"
+     << "disc_scales = " << c.disc_scales << "\n"
+     << "disc_channels = " << c.disc_channels << "\n"
+     << "disc_layers = " << c.disc_layers << "\n"
+     << "autoencoder = " << c.autoencoder << "\n";
   return os.str();
 }
 
@@ -67,6 +80,24 @@ ModelConfig model_config_from_text(const std::string& text) {
     c.parametrization = get("parametrization");
     c.schedule = get("schedule");
     c.timesteps = std::stoi(get("timesteps"));
+    // Keys added with the vae/gan/ldm families: optional, so earlier checkpoints still load.
+    auto opt = [&](const std::string& k) -> const std::string* {
+      auto it = kv.find(k);
+      return it == kv.end() ? nullptr : &it->second;
+    };
+    if (auto* v = opt("latent_channels")) c.latent_channels = std::stoi(*v);
+    if (auto* v = opt("kl_weight")) c.kl_weight = std::stod(*v);
+    if (auto* v = opt("kl_warmup")) c.kl_warmup = std::stoi(*v);
+    if (auto* v = opt("adv_weight")) c.adv_weight = std::stod(*v);
+    if (auto* v = opt("perceptual_weight")) c.perceptual_weight = std::stod(*v);
+    if (auto* v = opt("generator")) c.generator = *v;
+    if (auto* v = opt("gan_loss")) c.gan_loss = *v;
+    if (auto* v = opt("l1_weight")) c.l1_weight = std::stod(*v);
+    if (auto* v = opt("feature_matching")) c.feature_matching = std::stod(*v);
+    if (auto* v = opt("disc_scales")) c.disc_scales = std::stoi(*v);
+    if (auto* v = opt("disc_channels")) c.disc_channels = std::stoi(*v);
+    if (auto* v = opt("disc_layers")) c.disc_layers = std::stoi(*v);
+    if (auto* v = opt("autoencoder")) c.autoencoder = *v;
   } catch (const std::invalid_argument&) {
     throw Error("checkpoint model config holds a malformed number", ExitCode::kBadInput);
   } catch (const std::out_of_range&) {

@@ -58,7 +58,8 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "classes of the tissue map (without background)")
       ("data.cache", key(&c.data.cache),
        "slice cache folder (empty: <train.out>/cache)")
-      ("model.family", key(&c.model.family), "model family: ddpm")
+      ("model.family", key(&c.model.family),
+       "model family: ddpm (diffusion) | vae (conditional VAE) | gan (pix2pix / SPADE) | ldm (diffusion on a vae's latents)")
       ("model.channels", key(&channels), "U-Net width per level, comma-separated")
       ("model.res_blocks", key(&c.model.res_blocks), "ResBlocks per level")
       ("model.attention_levels", key(&c.model.attention_levels),
@@ -79,6 +80,28 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "what the network predicts: eps | v")
       ("model.schedule", key(&c.model.schedule), "noise schedule: linear | cosine")
       ("model.timesteps", key(&c.model.timesteps), "diffusion timesteps")
+      ("model.latent_channels", key(&c.model.latent_channels),
+       "vae: channels of the latent (its size is grid / 2^(levels-1))")
+      ("model.kl_weight", key(&c.model.kl_weight), "vae: beta, the weight of the KL term")
+      ("model.kl_warmup", key(&c.model.kl_warmup),
+       "vae: steps over which the KL weight rises linearly from 0 to beta")
+      ("model.adv_weight", key(&c.model.adv_weight),
+       "vae: weight of a PatchGAN adversarial term (VAE-GAN; 0: off)")
+      ("model.perceptual_weight", key(&c.model.perceptual_weight),
+       "vae: weight of the distance in the discriminator's features (VAE-GAN; needs adv_weight > 0)")
+      ("model.generator", key(&c.model.generator),
+       "gan: pix2pix (U-Net, image to image) | spade (label map to image) | auto (spade with label maps)")
+      ("model.gan_loss", key(&c.model.gan_loss), "gan and VAE-GAN: adversarial loss, lsgan | hinge")
+      ("model.l1_weight", key(&c.model.l1_weight), "gan: weight of the L1 distance to the target image")
+      ("model.feature_matching", key(&c.model.feature_matching),
+       "gan: weight of the discriminator feature-matching loss (0: off)")
+      ("model.disc_scales", key(&c.model.disc_scales),
+       "gan: PatchGAN discriminators at 1, 1/2, ... resolution (0: 1 for pix2pix, 2 for spade)")
+      ("model.disc_channels", key(&c.model.disc_channels), "gan: width of the discriminator's first layer")
+      ("model.disc_layers", key(&c.model.disc_layers),
+       "gan: strided discriminator layers (3: the 70x70 PatchGAN)")
+      ("model.autoencoder", key(&c.model.autoencoder),
+       "ldm: checkpoint of the trained vae whose latents the diffusion models")
       ("train.out", key(&c.train.out), "run folder")
       ("train.steps", key(&c.train.steps), "optimisation steps")
       ("train.batch", key(&c.train.batch), "slices per step")
@@ -108,7 +131,21 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("sample.guidance", key(&c.sample.guidance),
        "classifier-free guidance scale (0: unconditional, 1: conditional)")
       ("sample.seed", key(&c.sample.seed), "seed; slice i uses (seed, i)")
-      ("sample.batch", key(&c.sample.batch), "slices per sampling batch");
+      ("sample.batch", key(&c.sample.batch), "slices per sampling batch")
+      ("sample.volumes", key(&c.sample.volumes),
+       "medsynth run: whole volumes to synthesise: heldout (each held-out subject; with one subject, "
+       "that subject, whose held-out slab is inside it) | all | none")
+      ("sample.pairs", key(&c.sample.pairs),
+       "medsynth run: synthetic image/label pairs to write (label maps of the training subjects in turn, "
+       "a new seed each; 0: none)")
+      ("export.dicom", key(&c.exporting.dicom), "medsynth run: write the sampled volumes as synthetic DICOM series")
+      ("export.uid_root", key(&c.exporting.uid_root),
+       "DICOM UID root of your organisation (empty: 2.25.<UUID> UIDs)")
+      ("export.host", key(&c.exporting.host), "PACS to push the DICOM series to (empty: no push)")
+      ("export.port", key(&c.exporting.port), "the PACS's DICOM port")
+      ("export.aet", key(&c.exporting.aet), "this client's (calling) AE title")
+      ("export.aec", key(&c.exporting.aec), "the PACS's (called) AE title")
+      ("export.timeout", key(&c.exporting.timeout), "seconds to wait to connect and for each message");
   return d;
 }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "medsynth/modules/diffusion/noise_schedule.h"
@@ -218,7 +219,9 @@ torch::Tensor DdpmModel::sample(const Condition& c, const SampleOptions& o) {
   check_condition(c);
   torch::NoGradGuard ng;
   ema_->eval();
-  const std::int64_t B = o.seeds.empty() ? c.size() : static_cast<std::int64_t>(o.seeds.size());
+  const std::int64_t B = o.initial.defined() ? o.initial.size(0)
+                        : o.seeds.empty()   ? c.size()
+                                            : static_cast<std::int64_t>(o.seeds.size());
   if (B == 0) throw Error("sample: no condition and no seeds: nothing to sample", ExitCode::kUsage);
   if (c.size() != 0 && c.size() != B) throw Error("sample: one seed per condition is needed", ExitCode::kRuntime);
   if (o.sampler != "ddim" && o.sampler != "ddpm") {
@@ -231,7 +234,10 @@ torch::Tensor DdpmModel::sample(const Condition& c, const SampleOptions& o) {
     gens.push_back(make_generator(o.seeds.empty() ? static_cast<std::uint64_t>(i) : o.seeds[static_cast<std::size_t>(i)]));
   }
   const std::vector<int64_t> shape{config_.image_channels, config_.image_size, config_.image_size};
-  auto x = per_sample_noise(gens, shape, device_);
+  if (o.initial.defined() && (o.initial.dim() != 4 || o.initial.sizes().slice(1) != torch::IntArrayRef(shape))) {
+    throw Error("sample: the start latent has another shape than the model's images", ExitCode::kRuntime);
+  }
+  auto x = o.initial.defined() ? o.initial.to(device_, torch::kFloat) : per_sample_noise(gens, shape, device_);
   torch::Tensor known, mask;
   if (inpaint) {
     known = o.known.to(device_);
@@ -273,6 +279,30 @@ torch::Tensor DdpmModel::sample(const Condition& c, const SampleOptions& o) {
   }
   if (inpaint) x = mask * x + (1 - mask) * known;  // outside the mask: exactly the input
   return x.clamp(-1, 1);
+}
+
+torch::Tensor DdpmModel::encode(const torch::Tensor& image, const Condition& c, const SampleOptions& o) {
+  check_condition(c);
+  torch::NoGradGuard ng;
+  ema_->eval();
+  auto ts = diffusion::sampling_timesteps(config_.timesteps, o.steps);
+  std::reverse(ts.begin(), ts.end());  // ascending: from the image towards noise
+  auto x = image.to(device_, torch::kFloat);
+  const auto B = x.size(0);
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    // The network sees x at the level it is at; the first step starts from the clean image and
+    // asks the lowest timestep (DDIM inversion's usual approximation).
+    const int t_in = i == 0 ? ts[0] : ts[i - 1];
+    const double ab_in = alpha_bar_[static_cast<std::size_t>(t_in)];
+    const double ab_next = alpha_bar_[static_cast<std::size_t>(ts[i])];
+    auto tt = torch::full({B}, t_in, torch::TensorOptions().dtype(torch::kLong).device(device_));
+    auto out = predict(x, tt, c, o.guidance);
+    // ε from the output: ε itself, or from v = sqrt(ab) ε - sqrt(1 - ab) x0 at the level ab_in.
+    auto eps = config_.parametrization == "eps" ? out : std::sqrt(1 - ab_in) * x + std::sqrt(ab_in) * out;
+    auto x0 = i == 0 ? x : ((x - std::sqrt(1 - ab_in) * eps) / std::sqrt(ab_in)).clamp(-1, 1);
+    x = std::sqrt(ab_next) * x0 + std::sqrt(1 - ab_next) * eps;
+  }
+  return x;
 }
 
 void DdpmModel::save(torch::serialize::OutputArchive& archive) {

@@ -49,7 +49,18 @@ struct SampleOptions {
   torch::Tensor known;           // [B, C, H, W]
   torch::Tensor mask;            // [B, 1, H, W] in {0, 1}
   int resample_jumps = 1;        // RePaint resampling: times each step is repeated (1 = none)
+  // Decoding from a given latent (editing): [B, ...] as encode() returned it; undefined = draw
+  // the start from the seeds.
+  torch::Tensor initial;
 };
+
+// What a family can do beyond sampling. The edit commands ask for a capability and refuse a
+// model without it, naming the families that have it.
+enum class Capability {
+  kInpaint,      // regenerate a masked region, the rest exactly kept
+  kInterpolate,  // encode real images to latents and decode any latent (latent paths)
+};
+std::string to_string(Capability c);
 
 class GenerativeModel {
  public:
@@ -71,7 +82,13 @@ class GenerativeModel {
 
   // Sampling (uses the EMA weights). Returns [B, C, H, W] in [-1, 1].
   virtual torch::Tensor sample(const Condition& condition, const SampleOptions& options) = 0;
-  virtual bool can_inpaint() const { return false; }
+  virtual bool can(Capability) const { return false; }
+
+  // Latents (Capability::kInterpolate). encode maps images [B, C, H, W] in [-1, 1] (with their
+  // condition) to latents; sample() with options.initial = a latent decodes it. Latents are
+  // Gaussian-like (interpolate them spherically) when latent_is_gaussian().
+  virtual torch::Tensor encode(const torch::Tensor& image, const Condition& condition, const SampleOptions& options);
+  virtual bool latent_is_gaussian() const { return true; }
 
   // Everything needed to continue training: weights, EMA, optimiser state.
   virtual void save(torch::serialize::OutputArchive& archive) = 0;
@@ -83,9 +100,13 @@ class GenerativeModel {
 
 using ModelFactory = std::function<std::unique_ptr<GenerativeModel>(const ModelConfig&, torch::Device)>;
 
-// Registers a family (called once per family at start-up by register_builtin_families()).
-void register_family(const std::string& name, ModelFactory factory);
+// Registers a family (called once per family at start-up by register_builtin_families()) with
+// the capabilities its models have.
+void register_family(const std::string& name, ModelFactory factory, std::vector<Capability> capabilities = {});
 std::vector<std::string> registered_families();
+std::vector<std::string> families_with(Capability capability);
+// Throws a usage error naming the families that can, when `model` cannot `capability`.
+void require(const GenerativeModel& model, Capability capability);
 // Creates a model; an unknown family is refused, naming the known ones.
 std::unique_ptr<GenerativeModel> create_model(const ModelConfig& config, torch::Device device);
 

@@ -25,10 +25,31 @@ struct ModelConfig {
   bool slice_position = false;       // normalised slice position in [0, 1], by embedding
   double condition_dropout = 0.1;    // classifier-free guidance: P(condition dropped) in training
 
-  // Diffusion.
+  // Diffusion (ddpm, and ldm in latent space).
   std::string parametrization = "v"; // eps | v
   std::string schedule = "cosine";   // linear | cosine
   int timesteps = 1000;
+
+  // VAE (family vae, and the autoencoder under ldm). The encoder halves the resolution at every
+  // level but the last: latents are latent_channels x image_size / 2^(levels-1) squared.
+  int latent_channels = 4;
+  double kl_weight = 1e-4;           // beta of the KL term
+  int kl_warmup = 200;               // steps over which the KL weight rises linearly from 0 to beta
+  double adv_weight = 0.0;           // VAE-GAN: weight of the PatchGAN adversarial term (0: off)
+  double perceptual_weight = 0.0;    // VAE-GAN: distance in the discriminator's features (Larsen 2016)
+
+  // GAN (family gan).
+  std::string generator = "auto";    // pix2pix | spade | auto (spade with a label map, else pix2pix)
+  std::string gan_loss = "lsgan";    // lsgan | hinge
+  double l1_weight = 100.0;          // L1 to the target image (pix2pix: 100)
+  double feature_matching = 10.0;    // discriminator feature-matching weight (SPADE: 10; 0: off)
+  int disc_scales = 0;               // PatchGAN scales (0: 1 for pix2pix, 2 for spade)
+  int disc_channels = 64;            // width of the first discriminator layer
+  int disc_layers = 3;               // strided layers: 3 gives the 70x70 PatchGAN
+
+  // Latent diffusion (family ldm): the trained vae checkpoint whose latents it models. Used when
+  // training starts; the ldm checkpoint then carries the autoencoder's weights itself.
+  std::string autoencoder;
 };
 
 struct OptimConfig {

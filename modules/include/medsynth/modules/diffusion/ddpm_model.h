@@ -25,7 +25,10 @@ class DdpmModel : public GenerativeModel {
   StepStats train_step(const Batch& batch, std::uint64_t seed) override;
 
   torch::Tensor sample(const Condition& condition, const SampleOptions& options) override;
-  bool can_inpaint() const override { return true; }
+  bool can(Capability c) const override { return c == Capability::kInpaint || c == Capability::kInterpolate; }
+  // DDIM inversion (Song et al. 2021, sec. 4.3): the deterministic path from the image back to
+  // noise, run with options.steps; sample() with options.initial and eta 0 walks it back.
+  torch::Tensor encode(const torch::Tensor& image, const Condition& condition, const SampleOptions& options) override;
 
   // The network's raw output (ε or v) for x_t at timestep t, with guidance: exposed for tests
   // (guidance 0 must equal the unconditional prediction).
