@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "medsynth/modules/diffusion/ddpm_model.h"
+#include "medsynth/modules/gan/gan_model.h"
 
 namespace medsynth::modules {
 namespace {
@@ -25,6 +26,11 @@ void register_builtin_families() {
     register_family("ddpm", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
       return std::make_unique<DdpmModel>(c, d);
     }, {Capability::kInpaint, Capability::kInterpolate});
+    // No capabilities: a GAN has no latent to encode, and regenerating a region needs a sampler
+    // that can be told what to keep.
+    register_family("gan", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
+      return std::make_unique<GanModel>(c, d);
+    });
   });
 }
 
