@@ -6,6 +6,8 @@
 
 #include "medsynth/modules/diffusion/ddpm_model.h"
 #include "medsynth/modules/gan/gan_model.h"
+#include "medsynth/modules/ldm/ldm_model.h"
+#include "medsynth/modules/vae/vae_model.h"
 
 namespace medsynth::modules {
 namespace {
@@ -31,6 +33,12 @@ void register_builtin_families() {
     register_family("gan", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
       return std::make_unique<GanModel>(c, d);
     });
+    register_family("vae", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
+      return std::make_unique<VaeModel>(c, d);
+    }, {Capability::kInterpolate});
+    register_family("ldm", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
+      return std::make_unique<LdmModel>(c, d);
+    }, {Capability::kInpaint, Capability::kInterpolate});
   });
 }
 
@@ -72,6 +80,20 @@ void require(const GenerativeModel& model, Capability capability) {
   for (const auto& n : families_with(capability)) list += (list.empty() ? "" : ", ") + n;
   throw Error("a " + model.family() + " model cannot " + to_string(capability) + " (families that can: " + list + ")",
               ExitCode::kUsage);
+}
+
+namespace {
+ModelLoader& loader() {
+  static ModelLoader l;
+  return l;
+}
+}  // namespace
+
+void set_model_loader(ModelLoader l) { loader() = std::move(l); }
+
+std::unique_ptr<GenerativeModel> load_model(const std::string& path, torch::Device device) {
+  if (!loader()) throw Error("no model loader installed (a pipeline set-up error)", ExitCode::kRuntime);
+  return loader()(path, device);
 }
 
 torch::Tensor GenerativeModel::encode(const torch::Tensor&, const Condition&, const SampleOptions&) {

@@ -11,21 +11,6 @@
 namespace medsynth::pipeline {
 namespace {
 
-// One slice k (third index axis) as a one-slice volume, keeping its physical position.
-template <typename T>
-io::Image<T> extract_slice(const io::Image<T>& v, std::size_t k, const std::string& path) {
-  const auto& g = v.geometry;
-  if (k >= g.size[2]) {
-    throw io::Error(path, "--slice " + std::to_string(k) + " is outside 0.." + std::to_string(g.size[2] - 1));
-  }
-  io::Image<T> s = v;
-  s.geometry.size[2] = 1;
-  s.geometry.origin = g.index_to_physical(0, 0, static_cast<double>(k));
-  const std::size_t n = g.size[0] * g.size[1];
-  s.voxels.assign(v.voxels.begin() + static_cast<long>(k * n), v.voxels.begin() + static_cast<long>((k + 1) * n));
-  return s;
-}
-
 // --to dicom: the synthetic DICOM writer into the folder `out` (docs/dicom-export.md).
 int convert_to_dicom(const po::variables_map& vm, const std::string& in, const std::string& out,
                      const io::ReadOptions& ro) {
@@ -46,7 +31,7 @@ int convert_to_dicom(const po::variables_map& vm, const std::string& in, const s
   if (!o.uid_root.empty()) io::make_dicom_uid(o.uid_root);
   io::Volume v = io::read_volume(in, ro);
   const long slice = vm["slice"].as<long>();
-  if (slice >= 0) v = extract_slice(v, static_cast<std::size_t>(slice), in);
+  if (slice >= 0) v = io::extract_slice(v, static_cast<std::size_t>(slice), in);
   const auto r = io::write_dicom_series(v, out, o);
   std::cout << r.folder << " (" << r.files.size() << " files, series " << r.series_uid << ")\n";
   return 0;
@@ -75,12 +60,12 @@ int run_convert(const po::variables_map& vm) {
   if (vm.count("labels")) {
     io::LabelVolume l = io::read_label_volume(in, ro);
     const long slice = vm["slice"].as<long>();
-    if (slice >= 0) l = extract_slice(l, static_cast<std::size_t>(slice), in);
+    if (slice >= 0) l = io::extract_slice(l, static_cast<std::size_t>(slice), in);
     io::write_label_volume(l, out, wo);
   } else {
     io::Volume v = io::read_volume(in, ro);
     const long slice = vm["slice"].as<long>();
-    if (slice >= 0) v = extract_slice(v, static_cast<std::size_t>(slice), in);
+    if (slice >= 0) v = io::extract_slice(v, static_cast<std::size_t>(slice), in);
     io::write_volume(v, out, wo);
   }
   std::cout << out << "\n";

@@ -1,5 +1,6 @@
 #include "medsynth/pipeline/synthesis.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -61,28 +62,11 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   const SliceGrid sg(geometry, mc.image_size);
   const std::size_t Z = sg.slices(), G = static_cast<std::size_t>(mc.image_size), P = G * G;
 
-  std::vector<std::int32_t> label_ids;
-  if (!rq.labels.empty()) {
-    std::map<std::int32_t, std::int32_t> id;
-    for (std::size_t i = 0; i < info.label_values.size(); ++i) id[info.label_values[i]] = static_cast<std::int32_t>(i);
-    label_ids = sg.resample_labels(labels);
-    for (auto& v : label_ids) {
-      auto it = id.find(v);
-      if (it == id.end()) {
-        throw io::Error(rq.labels, "holds label " + std::to_string(v) + ", which the model never saw in training (" +
-                                       std::to_string(info.label_values.size()) + " labels)");
-      }
-      v = it->second;
-    }
-  }
-  std::vector<float> source_slices;
-  if (!rq.source.empty()) {
-    const IntensityWindow w = fit_window(source, run.data.clip_low, run.data.clip_high);
-    const auto [mn, mx] = io::intensity_range(source);
-    (void)mx;
-    source_slices = sg.resample(source, mn);
-    for (auto& x : source_slices) x = w.map(x);
-  }
+  SliceConditions conditions;
+  if (!rq.labels.empty()) conditions.labels = label_ids_on_grid(sg, labels, rq.labels, info);
+  if (!rq.source.empty()) conditions.source = source_on_grid(sg, source, run);
+  conditions.class_id = rq.class_id;
+  conditions.position = mc.slice_position;
 
   std::vector<float> stack(Z * P, std::numeric_limits<float>::quiet_NaN());
   const std::size_t B = static_cast<std::size_t>(std::max(1, rq.sample.batch));
@@ -99,7 +83,6 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   for (std::size_t b : mine) {
     const std::size_t k0 = b * B, k1 = std::min(Z, k0 + B);
     const auto n = static_cast<std::int64_t>(k1 - k0);
-    modules::Condition c;
     modules::SampleOptions so;
     so.sampler = rq.sample.sampler;
     so.steps = rq.sample.steps;
@@ -108,26 +91,12 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
     for (std::size_t k = k0; k < k1; ++k) {
       so.seeds.push_back(modules::derive_seed(static_cast<std::uint64_t>(rq.sample.seed), k));
     }
-    if (!label_ids.empty()) {
-      auto ids = torch::from_blob(label_ids.data() + k0 * P, {n, static_cast<std::int64_t>(G), static_cast<std::int64_t>(G)},
-                                  torch::kInt).to(torch::kLong);
-      c.labels = torch::one_hot(ids, mc.label_classes).permute({0, 3, 1, 2}).to(torch::kFloat).contiguous().to(device);
-    }
-    if (!source_slices.empty()) {
-      c.source = torch::from_blob(source_slices.data() + k0 * P, {n, 1, static_cast<std::int64_t>(G), static_cast<std::int64_t>(G)},
-                                  torch::kFloat).clone().to(device);
-    }
-    if (rq.class_id >= 0) c.class_id = torch::full({n}, rq.class_id, torch::kLong).to(device);
-    if (mc.slice_position) {
-      std::vector<float> pos;
-      for (std::size_t k = k0; k < k1; ++k) pos.push_back(sg.position(k));
-      c.position = torch::tensor(pos).to(device);
-    }
+    const modules::Condition c = conditions.batch(k0, k1, sg, mc, device);
     auto x = model->sample(c, so).to(torch::kCPU).contiguous();
     const float* px = x.data_ptr<float>();
     for (std::size_t i = 0; i < static_cast<std::size_t>(n) * P; ++i) {
       // [-1, 1] back to the intensity window of the training images.
-      stack[k0 * P + i] = info.window_lo + (px[i] + 1.0f) * 0.5f * (info.window_hi - info.window_lo);
+      stack[k0 * P + i] = to_intensity(px[i], info);
     }
     for (std::size_t k = k0; k < k1; ++k) result.slices_done.push_back(static_cast<int>(k));
     done += n;
@@ -139,6 +108,65 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   result.volume.metadata["synthetic"] = "medsynth " + info.family + " from " + rq.checkpoint;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
+}
+
+modules::Condition SliceConditions::batch(std::size_t k0, std::size_t k1, const SliceGrid& sg,
+                                          const modules::ModelConfig& mc, torch::Device device) const {
+  const auto n = static_cast<std::int64_t>(k1 - k0);
+  const auto G = static_cast<std::int64_t>(sg.grid());
+  const std::size_t P = static_cast<std::size_t>(G * G);
+  modules::Condition c;
+  if (!labels.empty()) {
+    auto ids = torch::from_blob(const_cast<std::int32_t*>(labels.data()) + k0 * P, {n, G, G}, torch::kInt).to(torch::kLong);
+    c.labels = torch::one_hot(ids, mc.label_classes).permute({0, 3, 1, 2}).to(torch::kFloat).contiguous().to(device);
+  }
+  if (!source.empty()) {
+    c.source = torch::from_blob(const_cast<float*>(source.data()) + k0 * P, {n, 1, G, G}, torch::kFloat).clone().to(device);
+  }
+  if (class_id >= 0) c.class_id = torch::full({n}, class_id, torch::kLong).to(device);
+  if (position) {
+    std::vector<float> pos;
+    for (std::size_t k = k0; k < k1; ++k) pos.push_back(sg.position(k));
+    c.position = torch::tensor(pos).to(device);
+  }
+  return c;
+}
+
+std::vector<std::int32_t> label_ids_on_grid(const SliceGrid& sg, const io::LabelVolume& labels, const std::string& path,
+                                            const CheckpointInfo& info) {
+  std::map<std::int32_t, std::int32_t> id;
+  for (std::size_t i = 0; i < info.label_values.size(); ++i) id[info.label_values[i]] = static_cast<std::int32_t>(i);
+  auto ids = sg.resample_labels(labels);
+  for (auto& v : ids) {
+    auto it = id.find(v);
+    if (it == id.end()) {
+      throw io::Error(path, "holds label " + std::to_string(v) + ", which the model never saw in training (" +
+                                std::to_string(info.label_values.size()) + " labels)");
+    }
+    v = it->second;
+  }
+  return ids;
+}
+
+std::vector<float> source_on_grid(const SliceGrid& sg, const io::Volume& source, const RunConfig& run) {
+  const IntensityWindow w = fit_window(source, run.data.clip_low, run.data.clip_high);
+  const auto range = io::intensity_range(source);
+  auto slices = sg.resample(source, range.first);
+  for (auto& x : slices) x = w.map(x);
+  return slices;
+}
+
+std::vector<float> image_on_grid(const SliceGrid& sg, const io::Volume& image, const CheckpointInfo& info) {
+  const auto range = io::intensity_range(image);
+  auto slices = sg.resample(image, range.first);
+  const float span = std::max(1e-6f, info.window_hi - info.window_lo);
+  for (auto& x : slices) x = std::clamp((x - info.window_lo) / span * 2.0f - 1.0f, -1.0f, 1.0f);
+  return slices;
+}
+
+float to_intensity(float x, const CheckpointInfo& info) {
+  // [-1, 1] back to the intensity window of the training images.
+  return info.window_lo + (x + 1.0f) * 0.5f * (info.window_hi - info.window_lo);
 }
 
 }  // namespace medsynth::pipeline

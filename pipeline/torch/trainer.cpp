@@ -153,6 +153,7 @@ TrainResult train(const RunConfig& cfg, bool resume) {
       }
     }
   }
+  install_model_loader();
   auto model = modules::create_model(mc, device);
   model->configure_training(cfg.optim);
 

@@ -26,14 +26,6 @@ md::ModelConfig tiny(int label_classes) {
   return c;
 }
 
-pl::SliceDataset ch2_slices(TempDir& tmp) {
-  pl::RunConfig c;
-  c.data.manifest = write_ch2_manifest(tmp.str());
-  c.data.grid = 32;
-  c.data.labels = "tissue";
-  return pl::SliceDataset::open(pl::ingest(c, tmp.str("cache")).dir);
-}
-
 }  // namespace
 
 TEST(Diffusion, NoiseSchedulesDecreaseFromNearOneToNearZero) {
@@ -52,7 +44,7 @@ TEST(Diffusion, NoiseSchedulesDecreaseFromNearOneToNearZero) {
 TEST(Diffusion, TrainingOnRealSlicesLowersTheLoss) {
   torch::set_num_threads(1);  // ctest runs two tests at once on two cores
   TempDir tmp;
-  const auto data = ch2_slices(tmp);
+  const auto data = ch2_slice_dataset(tmp.str());
   for (const char* mode : {"concat", "spade"}) {
     auto c = tiny(data.label_classes());
     c.label_mode = mode;

@@ -24,6 +24,14 @@ std::string tiny_config(const std::string& manifest, const std::string& out, int
          "\nbatch = 8\nlr = 0.001\nwarmup = 10\ncheckpoint_every = 50\nlog_every = 50\nthreads = 1\nseed = 3\n";
 }
 
+pipeline::SliceDataset ch2_slice_dataset(const std::string& dir, int grid) {
+  pipeline::RunConfig c;
+  c.data.manifest = write_ch2_manifest(dir);
+  c.data.grid = grid;
+  c.data.labels = "tissue";
+  return pipeline::SliceDataset::open(pipeline::ingest(c, dir + "/cache").dir);
+}
+
 namespace {
 // Runs `make` once per build under a lock; `done` marks completion.
 template <typename Fn>

@@ -3,6 +3,7 @@
 // tiny model made once per build (under a lock) and reused by the sampling tests.
 #include <string>
 
+#include "medsynth/pipeline/slice_dataset.h"
 #include "test_util.h"
 
 namespace medsynth::test {
@@ -12,6 +13,9 @@ std::string write_ch2_manifest(const std::string& dir);
 
 // INI text of a tiny conditional model (channels 16/32, 32x32 slices, tissue label maps).
 std::string tiny_config(const std::string& manifest, const std::string& out, int steps);
+
+// Colin27 ingested into a slice cache under `dir` (grid x grid slices, tissue label maps).
+pipeline::SliceDataset ch2_slice_dataset(const std::string& dir, int grid = 32);
 
 // A tiny model trained once per build for 300 steps; returns its checkpoint.
 std::string trained_tiny_checkpoint();

@@ -1,12 +1,11 @@
 #include "medsynth/modules/diffusion/ddpm_model.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "medsynth/modules/diffusion/noise_schedule.h"
 #include "medsynth/modules/seed.h"
+#include "medsynth/modules/train_util.h"
 
 namespace medsynth::modules {
 namespace {
@@ -18,25 +17,8 @@ int input_channels(const ModelConfig& c) {
   return n;
 }
 
-at::Generator make_generator(std::uint64_t seed) { return at::detail::createCPUGenerator(seed); }
-
-// Per-sample noise from per-sample generators (always drawn on the CPU, so a seed gives the same
-// noise on every device).
-torch::Tensor per_sample_noise(std::vector<at::Generator>& gens, torch::IntArrayRef shape, torch::Device device) {
-  std::vector<torch::Tensor> parts;
-  for (auto& g : gens) parts.push_back(torch::randn(shape, g, torch::kFloat));
-  return torch::stack(parts).to(device);
-}
-
 torch::Tensor gather(const torch::Tensor& table, const torch::Tensor& t) {
   return table.index_select(0, t.to(torch::kLong)).view({-1, 1, 1, 1});
-}
-
-void copy_weights(nn::UNet& from, nn::UNet& to) {
-  torch::NoGradGuard ng;
-  auto src = from->parameters();
-  auto dst = to->parameters();
-  for (std::size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
 }
 
 }  // namespace
@@ -57,7 +39,7 @@ DdpmModel::DdpmModel(const ModelConfig& config, torch::Device device) : config_(
   ema_ = nn::UNet(config_, input_channels(config_), config_.image_channels);
   net_->to(device_);
   ema_->to(device_);
-  copy_weights(net_, ema_);
+  copy_parameters(*net_, *ema_);
   for (auto& p : ema_->parameters()) p.set_requires_grad(false);
 }
 
@@ -165,11 +147,7 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   if (!std::isfinite(stats.loss)) return stats;  // the trainer stops; no step is taken
   optimizer_->zero_grad();
   loss.backward();
-  std::vector<torch::Tensor> grads;
-  for (auto& p : net_->parameters()) {
-    if (p.grad().defined()) grads.push_back(p.grad());
-  }
-  if (gradient_hook) gradient_hook(grads);
+  apply_gradient_hook(*this, {net_.get()});
   if (optim_.grad_clip > 0) {
     stats.grad_norm = torch::nn::utils::clip_grad_norm_(net_->parameters(), optim_.grad_clip);
   }
@@ -178,17 +156,7 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   return stats;
 }
 
-void DdpmModel::update_ema() {
-  torch::NoGradGuard ng;
-  ++ema_updates_;
-  // Warm-up of the decay (as in many diffusion codebases), so short runs do not sample from
-  // weights dominated by the initialisation.
-  const double d = std::min(optim_.ema_decay, (1.0 + static_cast<double>(ema_updates_)) /
-                                                  (10.0 + static_cast<double>(ema_updates_)));
-  auto src = net_->parameters();
-  auto dst = ema_->parameters();
-  for (std::size_t i = 0; i < src.size(); ++i) dst[i].mul_(d).add_(src[i].detach(), 1.0 - d);
-}
+void DdpmModel::update_ema() { ema_update(*net_, *ema_, optim_.ema_decay, ++ema_updates_); }
 
 torch::Tensor DdpmModel::predict(const torch::Tensor& x, const torch::Tensor& t, const Condition& c,
                                  double guidance, bool use_ema) {
@@ -229,10 +197,7 @@ torch::Tensor DdpmModel::sample(const Condition& c, const SampleOptions& o) {
   }
   const bool inpaint = o.mask.defined();
   if (inpaint && !o.known.defined()) throw Error("inpainting needs the known image", ExitCode::kRuntime);
-  std::vector<at::Generator> gens;
-  for (std::int64_t i = 0; i < B; ++i) {
-    gens.push_back(make_generator(o.seeds.empty() ? static_cast<std::uint64_t>(i) : o.seeds[static_cast<std::size_t>(i)]));
-  }
+  auto gens = sample_generators(o, B);
   const std::vector<int64_t> shape{config_.image_channels, config_.image_size, config_.image_size};
   if (o.initial.defined() && (o.initial.dim() != 4 || o.initial.sizes().slice(1) != torch::IntArrayRef(shape))) {
     throw Error("sample: the start latent has another shape than the model's images", ExitCode::kRuntime);
@@ -306,8 +271,8 @@ torch::Tensor DdpmModel::encode(const torch::Tensor& image, const Condition& c, 
 }
 
 void DdpmModel::save(torch::serialize::OutputArchive& archive) {
-  for (const auto& p : net_->named_parameters()) archive.write("model/" + p.key(), p.value());
-  for (const auto& p : ema_->named_parameters()) archive.write("ema/" + p.key(), p.value());
+  save_parameters(archive, "model", *net_);
+  save_parameters(archive, "ema", *ema_);
   archive.write("ema_updates", torch::tensor(ema_updates_));
   if (optimizer_) {
     torch::serialize::OutputArchive opt;
@@ -317,20 +282,8 @@ void DdpmModel::save(torch::serialize::OutputArchive& archive) {
 }
 
 void DdpmModel::load(torch::serialize::InputArchive& archive) {
-  torch::NoGradGuard ng;
-  for (auto& p : net_->named_parameters()) {
-    torch::Tensor v;
-    archive.read("model/" + p.key(), v);
-    if (!v.sizes().equals(p.value().sizes())) {
-      throw Error("checkpoint tensor model/" + p.key() + " has another shape than the configured model");
-    }
-    p.value().copy_(v);
-  }
-  for (auto& p : ema_->named_parameters()) {
-    torch::Tensor v;
-    archive.read("ema/" + p.key(), v);
-    p.value().copy_(v);
-  }
+  load_parameters(archive, "model", *net_);
+  load_parameters(archive, "ema", *ema_);
   torch::Tensor n;
   archive.read("ema_updates", n);
   ema_updates_ = n.item<std::int64_t>();

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "medsynth/io/error.h"
 #include "medsynth/io/geometry.h"
 
 namespace medsynth::io {
@@ -36,5 +37,21 @@ using LabelVolume = Image<std::int32_t>;
 
 // Smallest and largest finite voxel value (0, 0 for an empty volume).
 std::pair<float, float> intensity_range(const Volume& v);
+
+// One slice k (third index axis) as a one-slice volume, keeping its physical position; `path`
+// names the file in the error for a k outside the volume.
+template <typename T>
+Image<T> extract_slice(const Image<T>& v, std::size_t k, const std::string& path) {
+  const auto& g = v.geometry;
+  if (k >= g.size[2]) {
+    throw Error(path, "slice " + std::to_string(k) + " is outside 0.." + std::to_string(g.size[2] - 1));
+  }
+  Image<T> s = v;
+  s.geometry.size[2] = 1;
+  s.geometry.origin = g.index_to_physical(0, 0, static_cast<double>(k));
+  const std::size_t n = g.size[0] * g.size[1];
+  s.voxels.assign(v.voxels.begin() + static_cast<long>(k * n), v.voxels.begin() + static_cast<long>((k + 1) * n));
+  return s;
+}
 
 }  // namespace medsynth::io

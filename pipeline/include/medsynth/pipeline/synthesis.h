@@ -34,3 +34,37 @@ struct SynthesisResult {
 SynthesisResult synthesise(const SynthesisRequest& request);
 
 }  // namespace medsynth::pipeline
+
+// Pieces shared with the edit commands (they need LibTorch: torch_commands only).
+#include "medsynth/modules/generative_model.h"
+#include "medsynth/pipeline/checkpoint.h"
+#include "medsynth/pipeline/slice_grid.h"
+
+namespace medsynth::pipeline {
+
+// The conditions of a volume's slices on a model's slice grid, batched on demand.
+struct SliceConditions {
+  std::vector<std::int32_t> labels;  // Z x G x G label ids of the model (empty: none)
+  std::vector<float> source;         // Z x G x G in [-1, 1] (empty: none)
+  int class_id = -1;                 // < 0: none
+  bool position = false;             // the model takes the slice position
+
+  // Slices [k0, k1) as a model condition on `device`.
+  modules::Condition batch(std::size_t k0, std::size_t k1, const SliceGrid& grid, const modules::ModelConfig& model,
+                           torch::Device device) const;
+};
+
+// A label map's values as the model's label ids on the slice grid; a value the model never saw
+// in training is refused, naming the file.
+std::vector<std::int32_t> label_ids_on_grid(const SliceGrid& grid, const io::LabelVolume& labels,
+                                            const std::string& path, const CheckpointInfo& info);
+
+// A source image (other contrast, sketch) on the slice grid, in [-1, 1] by the training data's
+// source window rule.
+std::vector<float> source_on_grid(const SliceGrid& grid, const io::Volume& source, const RunConfig& run);
+
+// An image on the slice grid in [-1, 1] by the checkpoint's intensity window, and back.
+std::vector<float> image_on_grid(const SliceGrid& grid, const io::Volume& image, const CheckpointInfo& info);
+float to_intensity(float x, const CheckpointInfo& info);
+
+}  // namespace medsynth::pipeline

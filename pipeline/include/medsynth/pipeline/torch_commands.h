@@ -8,6 +8,7 @@ namespace medsynth::pipeline {
 
 Command make_train_command();
 Command make_sample_command();
+Command make_edit_command();  // edit.cpp
 const std::vector<Command>& torch_commands();
 
 // Names and one-line summaries of the module's commands, known to the executable without
@@ -19,6 +20,7 @@ struct LazyCommand {
 inline const LazyCommand kTorchCommands[] = {
     {"train", "train a generative model on the slices of a dataset"},
     {"sample", "synthesise a volume from a checkpoint and a condition"},
+    {"edit", "edit scans with a trained model: interpolate, inpaint, sketch"},
 };
 
 }  // namespace medsynth::pipeline

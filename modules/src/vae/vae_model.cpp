@@ -1,0 +1,288 @@
+#include "medsynth/modules/vae/vae_model.h"
+
+#include <cmath>
+
+#include "medsynth/modules/seed.h"
+#include "medsynth/modules/train_util.h"
+
+namespace medsynth::modules {
+
+namespace nn {
+
+namespace {
+int spatial_condition_channels(const ModelConfig& c) {
+  return (c.label_classes > 0 ? c.label_classes : 0) + (c.source_image ? 1 : 0);
+}
+}  // namespace
+
+VaeNetImpl::VaeNetImpl(const ModelConfig& c)
+    : levels(static_cast<int>(c.channels.size())),
+      res_blocks(c.res_blocks),
+      embed_dim(4 * c.channels.at(0)),
+      cond_channels(spatial_condition_channels(c)),
+      has_classes(c.num_classes > 0),
+      has_position(c.slice_position) {
+  for (int ch : c.channels) {
+    if (ch % c.groups != 0) {
+      throw Error("model.channels: " + std::to_string(ch) + " is not a multiple of model.groups (" +
+                  std::to_string(c.groups) + ")", ExitCode::kUsage);
+    }
+  }
+  if (c.image_size % (1 << (levels - 1)) != 0) {
+    throw Error("model.image_size " + std::to_string(c.image_size) + " must be divisible by 2^(levels-1) = " +
+                std::to_string(1 << (levels - 1)), ExitCode::kUsage);
+  }
+  if (c.latent_channels < 1) throw Error("model.latent_channels must be at least 1", ExitCode::kUsage);
+  const int E = embed_dim;
+  if (has_classes) class_embed = register_module("class_embed", torch::nn::Embedding(c.num_classes, E));
+  if (has_position) {
+    pos1 = register_module("pos1", torch::nn::Linear(c.channels[0], E));
+    pos2 = register_module("pos2", torch::nn::Linear(E, E));
+  }
+  // Encoder: the image with its spatial conditions concatenated.
+  enc_in = register_module("enc_in", torch::nn::Conv2d(
+                                         torch::nn::Conv2dOptions(c.image_channels + cond_channels, c.channels[0], 3).padding(1)));
+  int ch = c.channels[0];
+  for (int l = 0; l < levels; ++l) {
+    for (int b = 0; b < res_blocks; ++b) {
+      enc_blocks.push_back(register_module("enc_" + std::to_string(enc_blocks.size()),
+                                           ResBlock(ch, c.channels[l], E, c.groups, c.dropout)));
+      ch = c.channels[l];
+    }
+    if (l + 1 < levels) downs.push_back(register_module("down_" + std::to_string(l), Downsample(ch)));
+  }
+  enc_norm = register_module("enc_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(c.groups, ch)));
+  enc_out = register_module("enc_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, 2 * c.latent_channels, 3).padding(1)));
+  // Decoder: conditions through SPADE in every block (the label map's detail at every scale).
+  dec_in = register_module("dec_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.latent_channels, ch, 3).padding(1)));
+  for (int l = levels - 1; l >= 0; --l) {
+    for (int b = 0; b < res_blocks; ++b) {
+      dec_blocks.push_back(register_module("dec_" + std::to_string(dec_blocks.size()),
+                                           ResBlock(ch, c.channels[l], E, c.groups, c.dropout, cond_channels)));
+      ch = c.channels[l];
+    }
+    if (l > 0) ups.push_back(register_module("up_" + std::to_string(l), Upsample(ch)));
+  }
+  dec_norm = register_module("dec_norm", AdaptiveNorm(ch, c.groups, cond_channels));
+  dec_out = register_module("dec_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, c.image_channels, 3).padding(1)));
+}
+
+torch::Tensor VaeNetImpl::embedding(const Condition& c, std::int64_t batch, torch::Device device) {
+  auto e = torch::zeros({batch, embed_dim}, torch::TensorOptions().device(device));
+  if (has_classes && c.class_id.defined()) e = e + class_embed(c.class_id.to(device, torch::kLong));
+  if (has_position && c.position.defined()) {
+    e = e + pos2(torch::silu(pos1(sinusoidal_embedding(c.position.to(device), static_cast<int>(pos1->options.in_features())))));
+  }
+  return e;
+}
+
+torch::Tensor VaeNetImpl::encode(const torch::Tensor& image, const torch::Tensor& cond, const torch::Tensor& emb) {
+  auto h = enc_in(cond.defined() ? torch::cat({image, cond}, 1) : image);
+  std::size_t b = 0;
+  for (int l = 0; l < levels; ++l) {
+    for (int r = 0; r < res_blocks; ++r) h = enc_blocks[b++](h, emb, torch::Tensor());
+    if (l + 1 < levels) h = downs[static_cast<std::size_t>(l)](h);
+  }
+  return enc_out(torch::silu(enc_norm(h)));
+}
+
+torch::Tensor VaeNetImpl::decode(const torch::Tensor& z, const torch::Tensor& cond, const torch::Tensor& emb) {
+  auto h = dec_in(z);
+  std::size_t b = 0, u = 0;
+  for (int l = levels - 1; l >= 0; --l) {
+    for (int r = 0; r < res_blocks; ++r) h = dec_blocks[b++](h, emb, cond);
+    if (l > 0) h = ups[u++](h);
+  }
+  return dec_out(torch::silu(dec_norm(h, cond)));
+}
+
+}  // namespace nn
+
+namespace {
+
+// KL(q(z|x) || N(0, I)) per sample, summed over the latent.
+torch::Tensor kl_divergence(const torch::Tensor& mean, const torch::Tensor& logvar) {
+  return 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).flatten(1).sum(1);
+}
+
+}  // namespace
+
+VaeModel::VaeModel(const ModelConfig& config, torch::Device device) : config_(config), device_(device) {
+  if (config_.adv_weight < 0 || config_.perceptual_weight < 0 || config_.kl_weight < 0) {
+    throw Error("model.kl_weight, model.adv_weight and model.perceptual_weight must not be negative", ExitCode::kUsage);
+  }
+  if (config_.perceptual_weight > 0 && config_.adv_weight <= 0) {
+    throw Error("model.perceptual_weight measures in the discriminator's features: it needs model.adv_weight > 0",
+                ExitCode::kUsage);
+  }
+  torch::manual_seed(0);  // one config, one initial model
+  net_ = nn::VaeNet(config_);
+  ema_ = nn::VaeNet(config_);
+  net_->to(device_);
+  ema_->to(device_);
+  copy_parameters(*net_, *ema_);
+  for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+  init_adversary();
+}
+
+std::vector<std::int64_t> VaeModel::latent_shape() const {
+  const int f = 1 << (static_cast<int>(config_.channels.size()) - 1);
+  return {config_.latent_channels, config_.image_size / f, config_.image_size / f};
+}
+
+void VaeModel::check_condition(const Condition& c) const {
+  auto refuse = [](const std::string& why) { throw Error("this vae model " + why); };
+  if (config_.label_classes > 0 && !c.labels.defined()) refuse("was trained with label maps: it needs one");
+  if (config_.label_classes == 0 && c.labels.defined()) refuse("was trained without label maps");
+  if (c.labels.defined() && c.labels.size(1) != config_.label_classes) {
+    refuse("was trained with " + std::to_string(config_.label_classes) + " label classes, not " +
+           std::to_string(c.labels.size(1)));
+  }
+  if (config_.source_image != c.source.defined()) {
+    refuse(config_.source_image ? "was trained with source images: it needs one" : "was trained without source images");
+  }
+  if (config_.num_classes > 0 && !c.class_id.defined()) refuse("was trained with classes: it needs one");
+  if (config_.num_classes == 0 && c.class_id.defined()) refuse("was trained without classes");
+  if (c.class_id.defined() &&
+      (c.class_id.min().item<int64_t>() < 0 || c.class_id.max().item<int64_t>() >= config_.num_classes)) {
+    refuse("knows classes 0.." + std::to_string(config_.num_classes - 1) + " only");
+  }
+  if (c.position.defined() && !config_.slice_position) refuse("was trained without slice positions");
+}
+
+torch::Tensor VaeModel::cond_map(const Condition& c, std::int64_t batch, std::int64_t size) const {
+  std::vector<torch::Tensor> parts;
+  if (config_.label_classes > 0) parts.push_back(c.labels.to(device_, torch::kFloat));
+  if (config_.source_image) parts.push_back(c.source.to(device_, torch::kFloat));
+  if (parts.empty()) return {};
+  auto m = parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
+  if (m.size(0) != batch || m.size(2) != size) throw Error("vae: condition and images differ in size", ExitCode::kRuntime);
+  return m;
+}
+
+void VaeModel::configure_training(const OptimConfig& optim) {
+  optim_ = optim;
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      net_->parameters(), torch::optim::AdamWOptions(optim.lr).betas({optim.beta1, optim.beta2}).weight_decay(optim.weight_decay));
+  configure_adversary();
+}
+
+void VaeModel::set_learning_rate(double lr) {
+  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  adversary_learning_rate(lr);
+}
+
+StepStats VaeModel::train_step(const Batch& batch, std::uint64_t seed) {
+  if (!optimizer_) throw Error("train_step before configure_training", ExitCode::kRuntime);
+  if (!batch.image.defined()) throw Error("a training batch needs images", ExitCode::kRuntime);
+  check_condition(batch);
+  net_->train();
+  torch::manual_seed(derive_seed(seed, static_cast<std::uint64_t>(batch.global_offset), 1));  // dropout
+  auto gen = make_generator(seed);
+  auto x = batch.image.to(device_);
+  const auto B = x.size(0);
+  auto cond = cond_map(batch, B, x.size(2));
+  auto emb = net_->embedding(batch, B, device_);
+  auto stats_ = net_->encode(x, cond, emb).chunk(2, 1);
+  auto mean = stats_[0], logvar = stats_[1].clamp(-30.0, 20.0);
+  auto noise = batch_randn(gen, mean.sizes(), batch, device_);
+  auto z = mean + (0.5 * logvar).exp() * noise;
+  auto recon = net_->decode(z, cond, emb);
+  const double pixels = static_cast<double>(x[0].numel());
+  const double warm = config_.kl_warmup > 0 ? std::min(1.0, static_cast<double>(steps_ + 1) / config_.kl_warmup) : 1.0;
+  auto loss = torch::l1_loss(recon, x) + (config_.kl_weight * warm / pixels) * kl_divergence(mean, logvar).mean();
+  loss = loss + adversarial_generator_loss(x, recon, cond);
+  StepStats stats;
+  stats.loss = loss.item<double>();
+  if (loss_hook) stats.loss = loss_hook(stats.loss);
+  if (!std::isfinite(stats.loss)) return stats;  // the trainer stops; no step is taken
+  optimizer_->zero_grad();
+  loss.backward();
+  apply_gradient_hook(*this, {net_.get()});
+  if (optim_.grad_clip > 0) stats.grad_norm = torch::nn::utils::clip_grad_norm_(net_->parameters(), optim_.grad_clip);
+  optimizer_->step();
+  adversary_step(x, recon.detach(), cond);
+  ema_update(*net_, *ema_, optim_.ema_decay, ++steps_);
+  return stats;
+}
+
+std::pair<torch::Tensor, torch::Tensor> VaeModel::posterior(const torch::Tensor& image, const Condition& c) {
+  check_condition(c);
+  torch::NoGradGuard ng;
+  ema_->eval();
+  auto x = image.to(device_, torch::kFloat);
+  const auto B = x.size(0);
+  auto parts = ema_->encode(x, cond_map(c, B, x.size(2)), ema_->embedding(c, B, device_)).chunk(2, 1);
+  return {parts[0], parts[1].clamp(-30.0, 20.0)};
+}
+
+torch::Tensor VaeModel::encode(const torch::Tensor& image, const Condition& c, const SampleOptions&) {
+  return posterior(image, c).first;
+}
+
+torch::Tensor VaeModel::decode(const torch::Tensor& z, const Condition& c) {
+  check_condition(c);
+  torch::NoGradGuard ng;
+  ema_->eval();
+  const auto B = z.size(0);
+  return ema_->decode(z.to(device_, torch::kFloat), cond_map(c, B, config_.image_size), ema_->embedding(c, B, device_))
+      .clamp(-1, 1);
+}
+
+torch::Tensor VaeModel::sample(const Condition& c, const SampleOptions& o) {
+  const auto shape = latent_shape();
+  torch::Tensor z;
+  if (o.initial.defined()) {
+    if (o.initial.dim() != 4 || o.initial.sizes().slice(1) != torch::IntArrayRef(shape)) {
+      throw Error("sample: the start latent has another shape than the vae's latents", ExitCode::kRuntime);
+    }
+    z = o.initial;
+  } else {
+    const std::int64_t B = o.seeds.empty() ? c.size() : static_cast<std::int64_t>(o.seeds.size());
+    if (B == 0) throw Error("sample: no condition and no seeds: nothing to sample", ExitCode::kUsage);
+    auto gens = sample_generators(o, B);
+    z = per_sample_noise(gens, shape, device_);
+  }
+  if (c.size() != 0 && c.size() != z.size(0)) throw Error("sample: one seed per condition is needed", ExitCode::kRuntime);
+  if (o.mask.defined()) require(*this, Capability::kInpaint);
+  return decode(z, c);
+}
+
+void VaeModel::save(torch::serialize::OutputArchive& archive) {
+  save_parameters(archive, "model", *net_);
+  save_parameters(archive, "ema", *ema_);
+  archive.write("steps", torch::tensor(steps_));
+  if (optimizer_) {
+    torch::serialize::OutputArchive opt;
+    optimizer_->save(opt);
+    archive.write("optimizer", opt);
+  }
+  save_adversary(archive);
+}
+
+void VaeModel::load(torch::serialize::InputArchive& archive) {
+  load_parameters(archive, "model", *net_);
+  load_parameters(archive, "ema", *ema_);
+  torch::Tensor n;
+  archive.read("steps", n);
+  steps_ = n.item<std::int64_t>();
+  if (optimizer_) {
+    torch::serialize::InputArchive opt;
+    if (archive.try_read("optimizer", opt)) optimizer_->load(opt);
+  }
+  load_adversary(archive);
+}
+
+std::vector<torch::Tensor> VaeModel::weights() {
+  auto w = net_->parameters();
+  for (auto& t : adversary_weights()) w.push_back(t);
+  return w;
+}
+
+std::int64_t VaeModel::parameter_count() {
+  std::int64_t n = 0;
+  for (const auto& p : net_->parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace medsynth::modules
