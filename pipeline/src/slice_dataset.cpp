@@ -423,6 +423,12 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     std::size_t slab_begin = kept.size(), slab_end = kept.size();
     if (subjects.size() == 1 && dc.holdout > 0) {
       const auto n = static_cast<std::size_t>(std::lround(dc.holdout * static_cast<double>(kept.size())));
+      if (n >= kept.size()) {
+        // e.g. a one-slice PNG pair with data.holdout 0.5: nothing would be left to train on.
+        throw io::Error(dc.manifest, "data.holdout = " + std::to_string(dc.holdout) + " holds out all " +
+                                         std::to_string(kept.size()) + " kept slice(s) of the only subject, " + r.subject +
+                                         ": lower it (data.holdout = 0 trains on every slice and holds none out)");
+      }
       slab_begin = (kept.size() - n) / 2;
       slab_end = slab_begin + n;
     }

@@ -4,14 +4,17 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <sstream>
 
 #include "medsynth/error.h"
+#include "medsynth/io/volume_io.h"
 #include "medsynth/modules/gan/gan_model.h"
 #include "medsynth/modules/nn/patchgan.h"
+#include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/trainer.h"
 #include "train/train_fixture.h"
@@ -272,4 +275,57 @@ TEST(GanModel, RefusesToSampleWithoutTheConditionsItWasTrainedWith) {
     EXPECT_NE(std::string(e.what()).find("disc_scales"), std::string::npos) << e.what();
     EXPECT_EQ(e.code(), medsynth::ExitCode::kUsage);
   }
+}
+
+// ---- Through the real CLI -----------------------------------------------------------------------
+
+TEST(GanCli, TrainsWithTheTinyConfigAndSamplesAVolumeFromATissueMap) {
+  TempDir tmp;
+  const std::string manifest = write_ch2_manifest(tmp.str());
+  std::ofstream(tmp.str("gan.ini")) << tiny_config(manifest, tmp.str("run"), 30);
+  auto r = run_medsynth("train --config " + tmp.str("gan.ini") + " --model.family gan --train.checkpoint_every 30", 600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string ckpt = tmp.str("run/checkpoints/ckpt-00000030.pt");
+  ASSERT_TRUE(fs::exists(ckpt));
+  const auto info = pl::read_checkpoint_info(ckpt);
+  EXPECT_EQ(info.family, "gan");
+  const std::string labels = ch2_tissue_map();
+  r = run_medsynth("sample --checkpoint " + ckpt + " --condition " + labels + " --out " + tmp.str("synth.nii.gz"), 600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto s = medsynth::io::read_volume(tmp.str("synth.nii.gz"));
+  const auto l = medsynth::io::read_label_volume(labels);
+  EXPECT_TRUE(s.geometry.same_grid(l.geometry, 1e-4));
+  for (float v : s.voxels) ASSERT_TRUE(std::isfinite(v));
+  // Without a condition there is nothing to translate: refused, nothing written.
+  r = run_medsynth("sample --checkpoint " + ckpt + " --slices 4 --out " + tmp.str("x.nii.gz"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("without one"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp.str("x.nii.gz")));
+}
+
+TEST(GanCli, ShippedConfigsTrainAndTheBrainWebModelTranslatesThePdSlice) {
+  TempDir tmp;
+  const std::string configs = std::string(MEDSYNTH_SOURCE_DIR) + "/configs/";
+  // A few steps of each recipe as shipped (smaller batch), to catch configs that no longer load.
+  auto r = run_medsynth("train --config " + configs + "brainweb-pd-to-t1-pix2pix.ini --train.out " + tmp.str("p2p") +
+                            " --train.steps 3 --train.threads 1",
+                        600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medsynth("train --config " + configs + "colin27-tissue-spade.ini --train.out " + tmp.str("spade") +
+                       " --train.steps 2 --train.batch 2 --train.threads 1",
+                   600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(tmp.str("spade/checkpoints/ckpt-00000002.pt")));
+  // The translation goes back onto the PD slice's own grid.
+  const std::string pd = kItkData + "BrainProtonDensitySlice.png";
+  r = run_medsynth("sample --checkpoint " + tmp.str("p2p/checkpoints/ckpt-00000003.pt") + " --source " + pd + " --out " +
+                   tmp.str("t1.nii.gz"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto t1 = medsynth::io::read_volume(tmp.str("t1.nii.gz"));
+  EXPECT_EQ(t1.geometry.size, (std::array<std::size_t, 3>{181, 217, 1}));
+  // A one-slice dataset cannot hold out a slab and still train: refused, naming the key.
+  r = run_medsynth("train --config " + configs + "brainweb-pd-to-t1-pix2pix.ini --train.out " + tmp.str("h") +
+                   " --train.steps 1 --data.holdout 0.5");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("data.holdout = 0 trains on every slice"), std::string::npos) << r.err;
 }
