@@ -1,5 +1,5 @@
 #pragma once
-// The run configuration: INI sections [data] [model] [train] [sample], every key also a
+// The run configuration: INI sections [data] [model] [train] [sample] [export], every key also a
 // command-line option (--train.steps 500). Defaults live in the structs' initialisers only.
 #include <boost/program_options.hpp>
 
@@ -51,6 +51,22 @@ struct SampleConfig {
   double guidance = 1.0;
   int seed = 7;
   int batch = 16;
+  // Stage runner (medsynth run): which whole volumes the sample stage makes, and how many
+  // synthetic image/label pairs (data augmentation).
+  std::string volumes = "heldout"; // heldout | all | none
+  int pairs = 0;
+};
+
+// The export stage of `medsynth run`: synthetic DICOM of the sampled volumes, and a C-STORE push
+// when a PACS host is named.
+struct ExportConfig {
+  bool dicom = true;
+  std::string uid_root;            // "" = 2.25.<UUID> UIDs
+  std::string host;                // "" = no push
+  int port = 4242;
+  std::string aet = "MEDSYNTH";    // calling AE title
+  std::string aec = "ORTHANC";     // called AE title
+  int timeout = 30;
 };
 
 struct RunConfig {
@@ -59,6 +75,7 @@ struct RunConfig {
   modules::OptimConfig optim;     // keys live in [train]: train.lr, train.grad_clip, ...
   TrainConfig train;
   SampleConfig sample;
+  ExportConfig exporting;         // [export] (export is a C++ keyword)
 };
 
 // Declares every key bound to `config`'s fields (defaults = their current values).

@@ -9,6 +9,8 @@ namespace medsynth::pipeline {
 Command make_train_command();
 Command make_sample_command();
 Command make_edit_command();  // edit.cpp
+Command make_run_command();   // run.cpp
+Command make_demo_command();  // run.cpp
 const std::vector<Command>& torch_commands();
 
 // Names and one-line summaries of the module's commands, known to the executable without
@@ -21,6 +23,8 @@ inline const LazyCommand kTorchCommands[] = {
     {"train", "train a generative model on the slices of a dataset"},
     {"sample", "synthesise a volume from a checkpoint and a condition"},
     {"edit", "edit scans with a trained model: interpolate, inpaint, sketch"},
+    {"run", "run a config's stages: ingest, train, sample, evaluate, export, report"},
+    {"demo", "the demo: train on Colin27's tissue map, synthesise the T1, evaluate, export (built-in config)"},
 };
 
 }  // namespace medsynth::pipeline
