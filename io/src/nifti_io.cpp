@@ -80,6 +80,8 @@ std::vector<unsigned char> read_all(const std::string& path, std::uint64_t limit
   return out;
 }
 
+constexpr const char* kSyntheticMark = "SYNTHETIC medsynth: ";
+
 struct Header {
   bool nifti2 = false, swap = false, single_file = true, is_nifti = true;
   std::int64_t dim[8] = {};
@@ -90,6 +92,7 @@ struct Header {
   int qform_code = 0, sform_code = 0;
   double quatern[3] = {}, qoffset[3] = {};
   double srow[3][4] = {};
+  std::string descrip;
 };
 
 int bytes_per_voxel(int datatype) {
@@ -145,6 +148,7 @@ Header parse_header(const std::vector<unsigned char>& h, const std::string& path
     for (int r = 0; r < 3; ++r)
       for (int c = 0; c < 4; ++c) hd.srow[r][c] = get<double>(h, 400 + 32 * r + 8 * c, s);
     hd.single_file = std::memcmp(&h[4], "n+2", 3) == 0;
+    hd.descrip.assign(reinterpret_cast<const char*>(&h[240]), strnlen(reinterpret_cast<const char*>(&h[240]), 80));
   } else {
     for (int i = 0; i < 8; ++i) hd.dim[i] = get<std::int16_t>(h, 40 + 2 * i, s);
     hd.datatype = get<std::int16_t>(h, 70, s);
@@ -161,6 +165,7 @@ Header parse_header(const std::vector<unsigned char>& h, const std::string& path
       for (int c = 0; c < 4; ++c) hd.srow[r][c] = get<float>(h, 280 + 16 * r + 4 * c, s);
     hd.is_nifti = std::memcmp(&h[344], "n+1", 3) == 0 || std::memcmp(&h[344], "ni1", 3) == 0;
     hd.single_file = std::memcmp(&h[344], "n+1", 3) == 0;
+    hd.descrip.assign(reinterpret_cast<const char*>(&h[148]), strnlen(reinterpret_cast<const char*>(&h[148]), 80));
     if (hd.single_file && (!std::isfinite(off) || off < 0 || off > 9.0e15)) {
       throw Error(path, "NIfTI header: vox_offset " + std::to_string(off) + " is not a valid offset");
     }
@@ -373,6 +378,8 @@ Image<T> read_nifti(const std::string& path) {
   if constexpr (std::is_integral_v<T>) out.stored_type = PixelType::kInt32;
   out.metadata["source"] = path;
   out.metadata["nifti_version"] = hd.nifti2 ? "2" : (hd.is_nifti ? "1" : "Analyze 7.5");
+  // medsynth marks what it synthesised in descrip (see the writer).
+  if (hd.descrip.rfind(kSyntheticMark, 0) == 0) out.metadata["synthetic"] = hd.descrip.substr(std::strlen(kSyntheticMark));
   return out;
 }
 
@@ -476,8 +483,12 @@ void write_nifti(const Image<T>& v, const std::string& path, PixelType type) {
   put<float>(h, 112, 1.0f);                      // scl_slope
   put<float>(h, 116, 0.0f);                      // scl_inter
   h[123] = 2 | 8;                                // xyzt_units: mm, s
-  const char descrip[] = "medsynth";
-  put_bytes(h, 148, descrip, sizeof descrip);
+  // descrip (80 bytes): a synthetic volume says so first, with what made it; intent_name too.
+  const auto synthetic = v.metadata.find("synthetic");
+  std::string descrip = synthetic == v.metadata.end() ? "medsynth" : kSyntheticMark + synthetic->second;
+  descrip.resize(std::min<std::size_t>(descrip.size(), 79));
+  put_bytes(h, 148, descrip.c_str(), descrip.size() + 1);
+  if (synthetic != v.metadata.end()) put_bytes(h, 328, "SYNTHETIC", 10);
   put<std::int16_t>(h, 252, 1);                  // qform_code: scanner
   put<std::int16_t>(h, 254, 1);                  // sform_code: scanner
   put<float>(h, 256, static_cast<float>(qb));

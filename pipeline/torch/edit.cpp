@@ -102,7 +102,7 @@ io::Volume as_intensity_volume(const std::vector<float>& stack, const SliceGrid&
 
 void mark_synthetic(io::Volume& v, const std::string& what, const std::string& checkpoint, const std::string& family) {
   v.metadata["modality"] = "MR";
-  v.metadata["synthetic"] = "medsynth " + family + " " + what + " from " + checkpoint;
+  v.metadata["synthetic"] = family + " " + what + ", " + fs::path(checkpoint).filename().string();
 }
 
 void prepare_output(const std::string& out, bool force) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -105,7 +106,8 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   bar.reset();
   result.volume = sg.restore(stack, geometry);
   result.volume.metadata["modality"] = "MR";
-  result.volume.metadata["synthetic"] = "medsynth " + info.family + " from " + rq.checkpoint;
+  // Only the checkpoint's file name: its folder may name a patient or a person.
+  result.volume.metadata["synthetic"] = info.family + " sample, " + std::filesystem::path(rq.checkpoint).filename().string();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -64,6 +64,32 @@ std::string trained_tiny_checkpoint() {
   return (run / "out" / "checkpoints" / "ckpt-00000300.pt").string();
 }
 
+std::string trained_family_checkpoint(const std::string& name, const std::string& model_lines, int steps) {
+  const fs::path run = fs::path(MEDSYNTH_TEST_CACHE) / name;
+  once_per_build(name, [&](const fs::path&) {
+    fs::remove_all(run);
+    fs::create_directories(run);
+    const std::string manifest = write_ch2_manifest(run.string());
+    std::string ini = tiny_config(manifest, (run / "out").string(), steps);
+    ini.replace(ini.find("[model]\n"), 8, "[model]\n" + model_lines);
+    std::ofstream(run / "tiny.ini") << ini;
+    auto r = run_medsynth("train --config " + (run / "tiny.ini").string(), 900);
+    if (r.exit_code != 0) ADD_FAILURE() << "training " << name << " failed: " << r.err;
+  });
+  char ckpt[32];
+  std::snprintf(ckpt, sizeof ckpt, "ckpt-%08d.pt", steps);
+  return (run / "out" / "checkpoints" / ckpt).string();
+}
+
+std::string trained_tiny_vae() {
+  return trained_family_checkpoint("tiny-vae", "family = vae\nlatent_channels = 4\nkl_warmup = 50\n", 200);
+}
+
+std::string trained_tiny_ldm() {
+  const std::string vae = trained_tiny_vae();
+  return trained_family_checkpoint("tiny-ldm", "family = ldm\nautoencoder = " + vae + "\n", 200);
+}
+
 std::string ch2_tissue_map() {
   const fs::path path = fs::path(MEDSYNTH_TEST_CACHE) / "ch2-tissue.nii.gz";
   once_per_build("ch2-tissue", [&](const fs::path&) {

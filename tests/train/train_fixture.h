@@ -20,6 +20,13 @@ pipeline::SliceDataset ch2_slice_dataset(const std::string& dir, int grid = 32);
 // A tiny model trained once per build for 300 steps; returns its checkpoint.
 std::string trained_tiny_checkpoint();
 
+// A tiny model of another family trained once per build through the CLI: tiny_config with the
+// [model] lines `model_lines` added (keys tiny_config does not set); returns its checkpoint.
+std::string trained_family_checkpoint(const std::string& name, const std::string& model_lines, int steps);
+// The tiny vae and the tiny ldm on its latents (both with tissue label maps).
+std::string trained_tiny_vae();
+std::string trained_tiny_ldm();
+
 // A tissue label map of Colin27 as NIfTI (made once per build); returns its path.
 std::string ch2_tissue_map();
 
