@@ -14,8 +14,10 @@
 #include <sstream>
 #include <thread>
 
+#include "medsynth/io/pacs_client.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/run.h"
+#include "pacs/orthanc_server.h"
 #include "train/train_fixture.h"
 
 namespace pl = medsynth::pipeline;
@@ -178,6 +180,29 @@ TEST_F(RunTest, PairsForAugmentationComeWithTheirLabelMaps) {
   EXPECT_EQ(read_text(tmp.str("run/sample/pairs/pairs.csv")),
             "subject,image,labels\npair-0001,pair-0001-image.nii.gz,pair-0001-labels.nii.gz\n");
   EXPECT_EQ(stage(tmp.str("run"), "sample")["outputs"]["pairs"][0]["seed"], 8);  // sample.seed + 1
+}
+
+TEST_F(RunTest, ExportPushesTheSeriesToTheConfiguredPacs) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  TempDir tmp;
+  const std::string config = copy_run(tmp);
+  OrthancServer pacs;
+  const auto r = run_medsynth("run " + config + " --only export --export.host 127.0.0.1 --export.port " +
+                                  std::to_string(pacs.dicom_port()) + " --export.timeout 10",
+                              120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json ex = stage(tmp.str("run"), "export");
+  const std::size_t files = ex["outputs"]["series"][0]["files"];
+  EXPECT_NE(r.out.find("sent " + std::to_string(files) + " file(s)"), std::string::npos) << r.out;
+  EXPECT_EQ(ex["outputs"]["pushed"]["sent"], files);
+  medsynth::io::PacsPeer peer;
+  peer.port = pacs.dicom_port();
+  medsynth::io::PacsQuery q;
+  q.level = medsynth::io::QueryLevel::kSeries;
+  q.series_uid = ex["outputs"]["series"][0]["series_uid"];
+  const auto found = medsynth::io::pacs_find(peer, q);
+  ASSERT_EQ(found.size(), 1u) << "the PACS does not hold the exported series";
+  EXPECT_EQ(found[0].at("NumberOfSeriesRelatedInstances"), std::to_string(files));
 }
 
 TEST_F(RunTest, MissingUpstreamArtefactNamesTheStageToRun) {
