@@ -640,7 +640,8 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
       continue;
     }
 
-    const std::string fingerprint = hash_text(fingerprint_text(ctx, stage));
+    const std::string inputs = fingerprint_text(ctx, stage);
+    const std::string fingerprint = hash_text(inputs);
     const bool same = status.size() && previous.value("fingerprint", "") == fingerprint;
     if (!forced && same && status == "done") {
       const std::string missing = missing_artefact(ctx, previous);
@@ -668,7 +669,7 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
     record["stage"] = stage;
     record["status"] = "running";
     record["fingerprint"] = fingerprint;
-    record["inputs"] = fingerprint_text(ctx, stage);
+    record["inputs"] = inputs;
     record["medsynth_version"] = std::string(kVersion) + " (" + kGitDescribe + ")";
     record["libraries"] = versions;
     record["seeds"] = {{"train.seed", config.train.seed}, {"sample.seed", config.sample.seed}};
