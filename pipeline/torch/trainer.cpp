@@ -110,6 +110,21 @@ void truncate_log(const fs::path& log, std::int64_t done_steps) {
 
 }  // namespace
 
+std::string resolve_autoencoder(const std::string& path) {
+  if (path.empty()) throw ConfigError("model.family = ldm needs model.autoencoder: a vae checkpoint or its run folder");
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    if (!fs::exists(path, ec)) throw io::Error(path, "model.autoencoder: no such checkpoint or run folder (train the vae first)");
+    return path;
+  }
+  // A run folder: `medsynth train`'s (checkpoints/) or `medsynth run`'s (train/checkpoints/).
+  for (const fs::path& sub : {fs::path("."), fs::path("checkpoints"), fs::path("train") / "checkpoints"}) {
+    const auto all = list_checkpoints((fs::path(path) / sub).string());
+    if (!all.empty()) return fs::path(all.back()).lexically_normal().string();
+  }
+  throw io::Error(path, "model.autoencoder: this folder holds no checkpoint (train the vae first)");
+}
+
 TrainResult train(const RunConfig& cfg, bool resume) {
   const auto t0 = std::chrono::steady_clock::now();
   const TrainConfig& tc = cfg.train;
@@ -153,6 +168,7 @@ TrainResult train(const RunConfig& cfg, bool resume) {
       }
     }
   }
+  if (mc.family == "ldm") mc.autoencoder = resolve_autoencoder(mc.autoencoder);
   install_model_loader();
   auto model = modules::create_model(mc, device);
   model->configure_training(cfg.optim);

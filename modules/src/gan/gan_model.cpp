@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "medsynth/modules/seed.h"
+#include "medsynth/modules/train_util.h"
 
 namespace medsynth::modules {
 
@@ -138,39 +139,8 @@ torch::Tensor SpadeGeneratorImpl::forward(const torch::Tensor& condition) {
 
 namespace {
 
-void copy_parameters(torch::nn::Module& from, torch::nn::Module& to) {
-  torch::NoGradGuard ng;
-  auto src = from.parameters();
-  auto dst = to.parameters();
-  for (std::size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-}
-
 void set_requires_grad(torch::nn::Module& m, bool on) {
   for (auto& p : m.parameters()) p.set_requires_grad(on);
-}
-
-void save_parameters(torch::serialize::OutputArchive& a, const std::string& prefix, torch::nn::Module& m) {
-  for (const auto& p : m.named_parameters()) a.write(prefix + "/" + p.key(), p.value());
-}
-
-void load_parameters(torch::serialize::InputArchive& a, const std::string& prefix, torch::nn::Module& m) {
-  torch::NoGradGuard ng;
-  for (auto& p : m.named_parameters()) {
-    torch::Tensor v;
-    a.read(prefix + "/" + p.key(), v);
-    if (!v.sizes().equals(p.value().sizes())) {
-      throw Error("checkpoint tensor " + prefix + "/" + p.key() + " has another shape than the configured model");
-    }
-    p.value().copy_(v);
-  }
-}
-
-std::vector<torch::Tensor> defined_grads(torch::nn::Module& m) {
-  std::vector<torch::Tensor> g;
-  for (auto& p : m.parameters()) {
-    if (p.grad().defined()) g.push_back(p.grad());
-  }
-  return g;
 }
 
 std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& m, const OptimConfig& o) {
@@ -352,9 +322,7 @@ StepStats GanModel::train_step(const Batch& batch, std::uint64_t seed) {
   opt_d_->zero_grad();
   g_loss.backward();  // generator gradients only (the discriminator's weights were frozen)
   d_loss.backward();  // discriminator gradients only (the fake was detached)
-  auto grads = defined_grads(g);
-  for (auto& t : defined_grads(*disc_)) grads.push_back(t);
-  if (gradient_hook) gradient_hook(grads);  // one all-reduce for both networks
+  apply_gradient_hook(*this, {&g, disc_.get()});  // one all-reduce for both networks
   if (optim_.grad_clip > 0) {
     stats.grad_norm = torch::nn::utils::clip_grad_norm_(g.parameters(), optim_.grad_clip);
     torch::nn::utils::clip_grad_norm_(disc_->parameters(), optim_.grad_clip);
@@ -362,14 +330,7 @@ StepStats GanModel::train_step(const Batch& batch, std::uint64_t seed) {
   opt_g_->step();
   opt_d_->step();
 
-  torch::NoGradGuard ng;
-  ++ema_updates_;
-  // EMA with a warmed-up decay, as DdpmModel: short runs do not sample from the initialisation.
-  const double d = std::min(optim_.ema_decay, (1.0 + static_cast<double>(ema_updates_)) /
-                                                  (10.0 + static_cast<double>(ema_updates_)));
-  auto src = g.parameters();
-  auto dst = generator(true).parameters();
-  for (std::size_t i = 0; i < src.size(); ++i) dst[i].mul_(d).add_(src[i].detach(), 1.0 - d);
+  ema_update(g, generator(true), optim_.ema_decay, ++ema_updates_);
   return stats;
 }
 

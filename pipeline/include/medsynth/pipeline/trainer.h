@@ -24,6 +24,9 @@ double learning_rate(double lr, int warmup, int steps, std::int64_t step);
 modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_t>& indices,
                           const modules::ModelConfig& model, torch::Device device);
 
+// model.autoencoder of an ldm: a checkpoint, or a run folder whose newest checkpoint is taken.
+std::string resolve_autoencoder(const std::string& path);
+
 // Trains per `config` into config.train.out. With resume, continues from the newest checkpoint
 // there (refusing one of another model, config or dataset); without, refuses a folder that
 // already holds checkpoints.
