@@ -15,7 +15,10 @@ int run_tissue_map(const po::variables_map& vm) {
   const io::Volume v = io::read_volume(in);
   io::WriteOptions wo;
   wo.force = vm.count("force") > 0;
-  io::write_label_volume(tissue_map(v, vm["classes"].as<int>()), out, wo);
+  io::LabelVolume map = tissue_map(v, vm["classes"].as<int>());
+  const std::string overlay = vm["overlay"].as<std::string>();
+  if (!overlay.empty()) map = overlay_labels(std::move(map), io::read_label_volume(overlay), overlay);
+  io::write_label_volume(map, out, wo);
   std::cout << out << "\n";
   return 0;
 }
@@ -26,17 +29,20 @@ Command make_tissue_map_command() {
   Command c;
   c.name = "tissue-map";
   c.summary = "make a tissue label map of an image (multi-Otsu thresholds of its foreground)";
-  c.usage = "medsynth tissue-map IN OUT [--classes 3] [--force]";
+  c.usage = "medsynth tissue-map IN OUT [--classes 3] [--overlay labels.nii.gz] [--force]";
   c.details =
       "Voxels above the image's minimum are split into --classes classes by the thresholds that\n"
       "maximise the between-class variance (multi-Otsu); labels 1..classes go from dark to bright,\n"
       "0 is background. On a skull-stripped T1: 1 CSF, 2 grey matter, 3 white matter. It is the same\n"
-      "map as data.labels = tissue makes in training.";
+      "map as data.labels = tissue makes in training. --overlay draws a label map's non-zero labels\n"
+      "over it as 1000 + label (an atlas parcellation, e.g. AAL): the map data.labels = tissue+file\n"
+      "makes.";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
     d.add_options()
         ("input", po::value<std::string>()->required(), "image (any format 'medsynth info' reads)")
         ("output", po::value<std::string>()->required(), "label map to write")
         ("classes", po::value<int>()->default_value(3), "tissue classes without background (2..4)")
+        ("overlay", po::value<std::string>()->default_value(""), "label map drawn over the tissue map (label L as 1000 + L)")
         ("force", "replace OUT if it exists");
     p.add("input", 1).add("output", 1);
   };

@@ -53,7 +53,8 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("data.min_foreground", key(&c.data.min_foreground),
        "keep a slice when at least this fraction of it is foreground")
       ("data.labels", key(&c.data.labels),
-       "label maps: file (manifest column) | tissue (multi-Otsu tissue map of the image) | none")
+       "label maps: file (manifest column) | tissue (multi-Otsu tissue map of the image) | tissue+file (the "
+       "tissue map with the file's label L drawn over it as 1000 + L, e.g. an atlas parcellation) | none")
       ("data.tissue_classes", key(&c.data.tissue_classes),
        "classes of the tissue map (without background)")
       ("data.cache", key(&c.data.cache),

@@ -308,11 +308,37 @@ std::vector<std::size_t> SliceDataset::indices(bool heldout) const {
   return out;
 }
 
+io::LabelVolume overlay_labels(io::LabelVolume tissue, const io::LabelVolume& labels, const std::string& labels_path) {
+  if (!labels.geometry.same_grid(tissue.geometry, 1e-3)) {
+    throw io::Error(labels_path, "label map is not on the grid of the image its tissue map comes from");
+  }
+  for (std::size_t i = 0; i < tissue.voxels.size(); ++i) {
+    const std::int32_t v = labels.voxels[i];
+    if (v == 0) continue;
+    if (v < 0 || v > 1000000) {
+      throw io::Error(labels_path, "holds label " + std::to_string(v) + "; data.labels = tissue+file takes labels 1..1000000");
+    }
+    tissue.voxels[i] = kOverlayOffset + v;
+  }
+  return tissue;
+}
+
+io::LabelVolume condition_label_map(const io::Volume& image, const std::string& image_path, const std::string& labels_path,
+                                    const DataConfig& dc) {
+  if (dc.labels == "tissue") return tissue_map(image, dc.tissue_classes);
+  io::LabelVolume l = io::read_label_volume(labels_path);
+  if (!l.geometry.same_grid(image.geometry, 1e-3)) {
+    throw io::Error(labels_path, "label map is not on the grid of its image " + image_path);
+  }
+  if (dc.labels == "tissue+file") return overlay_labels(tissue_map(image, dc.tissue_classes), l, labels_path);
+  return l;
+}
+
 IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   const DataConfig& dc = config.data;
   if (dc.manifest.empty()) throw ConfigError("data.manifest is not set");
-  if (dc.labels != "file" && dc.labels != "tissue" && dc.labels != "none") {
-    throw ConfigError("data.labels '" + dc.labels + "' is not file, tissue or none");
+  if (dc.labels != "file" && dc.labels != "tissue" && dc.labels != "tissue+file" && dc.labels != "none") {
+    throw ConfigError("data.labels '" + dc.labels + "' is not file, tissue, tissue+file or none");
   }
   const auto rows = read_manifest(dc.manifest);
 
@@ -346,8 +372,9 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   const bool want_labels = dc.labels != "none";
   bool has_source = false;
   for (const auto& r : rows) {
-    if (dc.labels == "file" && r.labels.empty()) {
-      throw io::Error(dc.manifest, "line " + std::to_string(r.line) + ": data.labels = file but no labels column value");
+    if ((dc.labels == "file" || dc.labels == "tissue+file") && r.labels.empty()) {
+      throw io::Error(dc.manifest, "line " + std::to_string(r.line) + ": data.labels = " + dc.labels +
+                                       " but no labels column value");
     }
     has_source = has_source || !r.source.empty();
   }
@@ -395,11 +422,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     for (std::size_t i = 0; i < raw.size(); ++i) img[i] = w.map(raw[i]);
     std::vector<std::int32_t> lab;
     if (want_labels) {
-      io::LabelVolume l = dc.labels == "tissue" ? tissue_map(v, dc.tissue_classes) : io::read_label_volume(r.labels);
-      if (!l.geometry.same_grid(v.geometry, 1e-3)) {
-        throw io::Error(r.labels, "label map is not on the grid of its image " + r.image);
-      }
-      lab = sg.resample_labels(l);
+      lab = sg.resample_labels(condition_label_map(v, r.image, r.labels, dc));
     }
     std::vector<float> src;
     if (has_source) {
@@ -471,7 +494,9 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     sj["heldout_mask"] = mask_name;
     sj["subject"] = r.subject;
     sj["image"] = r.image;
-    sj["labels"] = dc.labels == "tissue" ? "tissue map of the image" : r.labels;
+    sj["labels"] = dc.labels == "tissue" ? "tissue map of the image"
+                   : dc.labels == "tissue+file" ? "tissue map of the image under " + r.labels
+                                                : r.labels;
     sj["source"] = r.source;
     sj["window"] = {w.lo, w.hi};
     sj["size"] = v.geometry.size;

@@ -315,12 +315,12 @@ json run_sample(Context& ctx, json& artefacts) {
   auto condition = [&](std::size_t i, const std::string& name, SynthesisRequest& rq) {
     const auto& r = rows[i];
     if (with_labels) {
-      if (c.data.labels == "tissue") {
+      if (c.data.labels == "tissue" || c.data.labels == "tissue+file") {
         if (!tissue_written.count(i)) {
           const fs::path p = dir / (name + "-labels.nii.gz");
           io::WriteOptions wo;
           wo.force = true;
-          io::write_label_volume(tissue_map(io::read_volume(r.image), c.data.tissue_classes), p.string(), wo);
+          io::write_label_volume(condition_label_map(io::read_volume(r.image), r.image, r.labels, c.data), p.string(), wo);
           tissue_written[i] = p.string();
         }
         rq.labels = tissue_written[i];

@@ -35,6 +35,18 @@ IntensityWindow fit_window(const io::Volume& v, double p_lo, double p_hi);
 // (for T1: CSF, grey matter, white matter).
 io::LabelVolume tissue_map(const io::Volume& v, int classes);
 
+// The tissue map with a label map's non-zero labels drawn over it (data.labels = tissue+file:
+// e.g. an atlas parcellation of the grey matter over background/CSF/grey/white). File label L
+// becomes kOverlayOffset + L, so it never collides with a tissue class; `labels_path` names the
+// file in errors.
+constexpr std::int32_t kOverlayOffset = 1000;
+io::LabelVolume overlay_labels(io::LabelVolume tissue, const io::LabelVolume& labels, const std::string& labels_path);
+
+// The label map a model is conditioned on for one manifest row, per data.labels: the file, the
+// image's tissue map, or the tissue map under the file's labels.
+io::LabelVolume condition_label_map(const io::Volume& image, const std::string& image_path, const std::string& labels_path,
+                                    const DataConfig& data);
+
 struct SliceRecord {
   int subject = 0;      // index into subjects
   int z = 0;            // canonical slice index in its volume
