@@ -12,6 +12,8 @@ namespace {
 int run_tissue_map(const po::variables_map& vm) {
   const std::string in = vm["input"].as<std::string>(), out = vm["output"].as<std::string>();
   io::detect_write_format(out);
+  const int classes = vm["classes"].as<int>();
+  if (classes < 2 || classes > 4) throw UsageError("tissue-map: --classes must be 2, 3 or 4");
   const io::Volume v = io::read_volume(in);
   io::WriteOptions wo;
   wo.force = vm.count("force") > 0;

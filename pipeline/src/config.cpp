@@ -204,10 +204,14 @@ RunConfig load_config(const std::string& ini_path, const std::vector<std::string
   }
   c.model.channels = parse_channels(channels);
   c.model.image_size = c.data.grid;
-  // A relative manifest in a config file is relative to that file (configs/ ship with theirs).
-  if (!ini_path.empty() && !c.data.manifest.empty() && fs::path(c.data.manifest).is_relative()) {
+  // A relative manifest in a config file is relative to that file (configs/ ship with theirs);
+  // one given on the command line is relative to the working folder, as any argument.
+  bool manifest_on_command_line = false;
+  for (const auto& o : overrides) manifest_on_command_line |= o.rfind("--data.manifest", 0) == 0;
+  if (!ini_path.empty() && !manifest_on_command_line && !c.data.manifest.empty() &&
+      fs::path(c.data.manifest).is_relative()) {
     const fs::path beside = fs::path(ini_path).parent_path() / c.data.manifest;
-    if (fs::exists(beside) && !fs::exists(c.data.manifest)) c.data.manifest = beside.lexically_normal().string();
+    if (fs::exists(beside)) c.data.manifest = beside.lexically_normal().string();
   }
   return c;
 }

@@ -256,7 +256,7 @@ SliceDataset SliceDataset::open(const std::string& dir) {
   d.dir_ = dir;
   const fs::path index_path = fs::path(dir) / "index.json";
   std::ifstream in(index_path);
-  if (!in) throw io::Error(dir, "not a slice cache (no index.json): run 'medsynth ingest' or 'medsynth train'");
+  if (!in) throw io::Error(dir, "not a slice cache (no index.json): 'medsynth train' or 'medsynth run' makes one");
   try {
     d.index_ = nlohmann::json::parse(in);
     d.grid_ = d.index_.at("grid").get<int>();

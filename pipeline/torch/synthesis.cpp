@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <map>
 
@@ -38,6 +39,10 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
     throw io::Error(rq.checkpoint, "this model was trained without classes; it cannot take --class");
   }
 
+  if (rq.sample.guidance != 1.0 && mc.condition_dropout <= 0.0 && info.family != "vae" && info.family != "gan") {
+    std::cerr << "medsynth: warning: guidance " << rq.sample.guidance << " needs an unconditional branch, which this "
+              << "model never trained (model.condition_dropout = 0); the result is unreliable\n";
+  }
   // The output grid: the condition's, the source's, a reference volume's, or a plain stack.
   io::Geometry geometry;
   std::string reference = !rq.labels.empty() ? rq.labels : (!rq.source.empty() ? rq.source : rq.like);

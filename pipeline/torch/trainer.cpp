@@ -162,8 +162,9 @@ TrainResult train(const RunConfig& cfg, bool resume) {
     for (std::size_t i = 0; i < data.size(); ++i) {
       const int cls = data.record(i).class_id;
       if (cls < 0 || cls >= mc.num_classes) {
-        throw io::Error(cfg.data.manifest, "model.class_conditioning = " + std::to_string(mc.num_classes) +
-                                               " but a row has class " + std::to_string(cls) +
+        throw io::Error(cfg.data.manifest, "model.class_conditioning = " + std::to_string(mc.num_classes) + " but " +
+                                               (cls < 0 ? std::string("a row has no class")
+                                                        : "a row has class " + std::to_string(cls)) +
                                                " (every row needs a class 0.." + std::to_string(mc.num_classes - 1) + ")");
       }
     }
