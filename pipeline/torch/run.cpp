@@ -432,13 +432,44 @@ json run_evaluate(Context& ctx, json& artefacts) {
     if (!v.at("mask").get<std::string>().empty()) in.mask = ctx.resolve(v.at("mask").get<std::string>()).string();
     if (!v.at("labels").get<std::string>().empty()) in.labels = ctx.resolve(v.at("labels").get<std::string>()).string();
     in.log = log;
+    if (!in.mask.empty()) {
+      // One subject split by slab: its slices outside the held-out slab are the training slices
+      // the memorisation check compares the synthetic slab against.
+      const fs::path train = ctx.dir("evaluate") / (v.at("name").get<std::string>() + "-training-slices.nii.gz");
+      io::Volume t = io::read_volume(in.real);
+      const io::Volume m = io::read_volume(in.mask);
+      if (m.geometry.same_grid(t.geometry, 1e-3)) {
+        const float low = io::intensity_range(t).first;
+        const std::size_t n = t.geometry.size[0] * t.geometry.size[1];
+        std::size_t held_slices = 0;
+        for (std::size_t k = 0; k < t.geometry.size[2]; ++k) {
+          const bool held = std::any_of(m.voxels.begin() + static_cast<long>(k * n), m.voxels.begin() + static_cast<long>((k + 1) * n),
+                                        [](float x) { return x != 0.0f; });
+          if (held) std::fill(t.voxels.begin() + static_cast<long>(k * n), t.voxels.begin() + static_cast<long>((k + 1) * n), low);
+          held_slices += held;
+        }
+        // A slab across the file's slices (another orientation) leaves no whole training slice.
+        if (held_slices < t.geometry.size[2]) {
+          io::WriteOptions wo;
+          wo.force = true;
+          io::write_volume(t, train.string(), wo);
+          in.train = train.string();
+          artefacts.push_back(ctx.rel(train));
+        }
+      }
+    }
     in.threads = static_cast<unsigned>(std::max(0, ctx.config.train.threads));
     in.command_line = command_line(ctx);
     const fs::path dir = ctx.dir("evaluate") / v.at("name").get<std::string>();
     const json report = validation::write_evaluation_report(in, dir.string(), true);
     const auto& p = report["paired"]["volume"];
     std::cout << "evaluate: " << v.at("name").get<std::string>() << ": SSIM " << p["ssim"].dump() << "  PSNR "
-              << p["psnr"].dump() << " dB  MAE " << p["mae"].dump() << (in.mask.empty() ? "" : " (held-out mask)") << "\n";
+              << p["psnr"].dump() << " dB  MAE " << p["mae"].dump() << (in.mask.empty() ? "" : " (held-out mask)");
+    if (report.contains("privacy")) {
+      std::cout << "  memorisation: " << report["privacy"]["flagged_count"].dump() << " of "
+                << report["privacy"]["synthetic_slices"].dump() << " slices flagged";
+    }
+    std::cout << "\n";
     artefacts.push_back(ctx.rel(dir / "report.html"));
     artefacts.push_back(ctx.rel(dir / "report.json"));
     out["reports"].push_back({{"name", v.at("name")}, {"html", ctx.rel(dir / "report.html")},

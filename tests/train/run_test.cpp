@@ -100,6 +100,12 @@ TEST_F(RunTest, EveryStageRunsAndRecordsItself) {
   const json report = json::parse(read_text(run + "/evaluate/colin27/report.json"));
   EXPECT_TRUE(report["paired"]["volume"].contains("ssim"));
   EXPECT_FALSE(report["inputs"]["mask"].is_null()) << "the held-out slab mask was not used";
+  // Privacy: the synthetic slab against the subject's training slices (those outside the slab).
+  ASSERT_TRUE(report.contains("privacy")) << "no memorisation check in the run's report";
+  EXPECT_GT(report["privacy"]["train_slices"].get<int>(), 0);
+  for (const auto& k : report["slice_sets"]["real"]) {
+    for (const auto& m : report["privacy"]["top"]) EXPECT_NE(k, m["train_slice"]) << "a held-out slice is among the training slices";
+  }
   EXPECT_TRUE(fs::exists(run + "/evaluate/colin27/report.html"));
   EXPECT_TRUE(fs::exists(run + "/export/dicom/colin27/IM0001.dcm"));
   EXPECT_EQ(std::distance(fs::directory_iterator(run + "/export/dicom/colin27"), fs::directory_iterator{}),

@@ -303,8 +303,16 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   lap("paired");
 
   // Unpaired sets: slices with anatomy in each volume.
-  const std::vector<std::size_t> real_k = content_slices(real, low, range);
-  const std::vector<std::size_t> syn_k = content_slices(synthetic, low, range);
+  // With a mask (a held-out slab), only slices it reaches: the sets then hold the held-out
+  // anatomy alone, for the distribution figures, diversity and the memorisation baseline.
+  auto in_mask = [&](std::vector<std::size_t> ks) {
+    if (in.mask.empty()) return ks;
+    ks.erase(std::remove_if(ks.begin(), ks.end(), [&](std::size_t k) { return mask_slice_of(mask, k).count() == 0; }),
+             ks.end());
+    return ks;
+  };
+  const std::vector<std::size_t> real_k = in_mask(content_slices(real, low, range));
+  const std::vector<std::size_t> syn_k = in_mask(content_slices(synthetic, low, range));
   const std::vector<Slice> real_set = pick(real, real_k), syn_set = pick(synthetic, syn_k);
   report["slice_sets"] = {{"real", real_k}, {"synthetic", syn_k},
                           {"rule", "at least 1% of pixels above low + 0.1 x data range, not constant"}};
