@@ -115,9 +115,12 @@ void prepare_output(const std::string& out, bool force) {
 // Regenerates the slices of `image` where `region` (on the image's grid, non-zero = regenerate)
 // has voxels, with the conditions given; returns the volume with region voxels replaced and every
 // other voxel copied from `image`.
+// A family that neither inpaints nor encodes decodes from a fresh latent; one that encodes (vae)
+// starts from the scan's own latent under `style_from` (its original conditions), so the edited
+// region keeps the scan's appearance (GauGAN's style-guided editing).
 io::Volume regenerate(const io::Volume& image, const std::vector<std::uint8_t>& region, const SliceConditions& conds,
                       const SliceGrid& sg, Loaded& l, modules::SampleOptions so, int seed, int batch, bool inpaint,
-                      std::size_t* slices_done) {
+                      std::size_t* slices_done, const SliceConditions* style_from = nullptr) {
   const auto& mc = l.model->config();
   const std::size_t G = static_cast<std::size_t>(mc.image_size), P = G * G, Z = sg.slices();
   io::Volume region_v;
@@ -141,29 +144,36 @@ io::Volume regenerate(const io::Volume& image, const std::vector<std::uint8_t>& 
     const std::size_t n = std::min(B, todo.size() - i);
     torch::Tensor known = torch::empty({static_cast<long>(n), 1, static_cast<long>(G), static_cast<long>(G)});
     torch::Tensor msk = torch::empty_like(known);
-    modules::Condition c;
-    std::vector<modules::Condition> parts;
     so.seeds.clear();
     for (std::size_t j = 0; j < n; ++j) {
       const std::size_t k = todo[i + j];
       std::memcpy(known[static_cast<long>(j)].data_ptr<float>(), x.data() + k * P, P * sizeof(float));
       std::memcpy(msk[static_cast<long>(j)].data_ptr<float>(), mask.data() + k * P, P * sizeof(float));
-      parts.push_back(conds.batch(k, k + 1, sg, mc, device));
       so.seeds.push_back(modules::derive_seed(static_cast<std::uint64_t>(seed), k));
     }
-    auto cat = [&](torch::Tensor modules::Condition::*field) {
-      if (!(parts[0].*field).defined()) return torch::Tensor();
-      std::vector<torch::Tensor> t;
-      for (auto& p : parts) t.push_back(p.*field);
-      return torch::cat(t);
+    // The conditions of this batch's (not necessarily consecutive) slices.
+    auto batch_of = [&](const SliceConditions& sc) {
+      std::vector<modules::Condition> parts;
+      for (std::size_t j = 0; j < n; ++j) parts.push_back(sc.batch(todo[i + j], todo[i + j] + 1, sg, mc, device));
+      auto cat = [&](torch::Tensor modules::Condition::*field) {
+        if (!(parts[0].*field).defined()) return torch::Tensor();
+        std::vector<torch::Tensor> t;
+        for (auto& p : parts) t.push_back(p.*field);
+        return torch::cat(t);
+      };
+      modules::Condition c;
+      c.labels = cat(&modules::Condition::labels);
+      c.source = cat(&modules::Condition::source);
+      c.class_id = cat(&modules::Condition::class_id);
+      c.position = cat(&modules::Condition::position);
+      return c;
     };
-    c.labels = cat(&modules::Condition::labels);
-    c.source = cat(&modules::Condition::source);
-    c.class_id = cat(&modules::Condition::class_id);
-    c.position = cat(&modules::Condition::position);
+    const modules::Condition c = batch_of(conds);
     if (inpaint) {
       so.known = known;
       so.mask = msk;
+    } else if (style_from && l.model->can(modules::Capability::kInterpolate)) {
+      so.initial = l.model->encode(known.to(device), batch_of(*style_from), so);
     }
     auto y = l.model->sample(c, so).to(torch::kCPU).contiguous();
     for (std::size_t j = 0; j < n; ++j) {
@@ -269,19 +279,25 @@ int run_sketch(const po::variables_map& vm) {
   }
   const SliceGrid sg(g, l.model->config().image_size);
   SliceConditions conds = conditions_from(vm, "labels", sg, g, l);
+  SliceConditions original_conds = conds;
+  original_conds.labels = label_ids_on_grid(sg, original, orig_path, l.info);
   auto so = sample_options(vm);
   so.resample_jumps = vm["jumps"].as<int>();
   // Families that inpaint harmonise the region with its surroundings (RePaint); the others make
   // the whole slice from the edited map and the region is pasted in.
   const bool inpaint = l.model->can(modules::Capability::kInpaint);
   std::size_t slices = 0;
-  io::Volume result = regenerate(image, region, conds, sg, l, so, vm["seed"].as<int>(), vm["batch"].as<int>(), inpaint, &slices);
+  io::Volume result = regenerate(image, region, conds, sg, l, so, vm["seed"].as<int>(), vm["batch"].as<int>(), inpaint,
+                                 &slices, &original_conds);
   mark_synthetic(result, "sketch edit", vm["checkpoint"].as<std::string>(), l.model->family());
   io::WriteOptions wo;
   wo.force = vm.count("force") > 0;
   io::write_volume(result, out, wo);
   std::cout << out << " (" << count << " voxels relabelled; " << slices << " slices regenerated"
-            << (inpaint ? ", harmonised by inpainting" : ", pasted") << ")\n";
+            << (inpaint ? ", harmonised by inpainting"
+                        : l.model->can(modules::Capability::kInterpolate) ? ", decoded from the scan's own latent"
+                                                                           : ", pasted")
+            << ")\n";
   return 0;
 }
 

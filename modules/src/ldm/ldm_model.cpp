@@ -12,14 +12,21 @@ namespace F = torch::nn::functional;
 }
 
 LdmModel::LdmModel(const ModelConfig& config, torch::Device device) : config_(config), device_(device) {
+  // For training, the vae comes from model.autoencoder; a trained ldm's checkpoint carries its own
+  // (load() replaces this one), so a problem with the file only matters when nothing replaces it.
   std::error_code ec;
   if (!config_.autoencoder.empty() && std::filesystem::exists(config_.autoencoder, ec)) {
-    auto m = load_model(config_.autoencoder, device_);
-    if (m->family() != "vae") {
-      throw Error("model.autoencoder " + config_.autoencoder + " is a " + m->family() + " checkpoint; ldm needs a vae",
-                  ExitCode::kUsage);
+    try {
+      auto m = load_model(config_.autoencoder, device_);
+      if (m->family() != "vae") {
+        autoencoder_problem_ = "model.autoencoder " + config_.autoencoder + " is a " + m->family() +
+                               " checkpoint; ldm needs a vae";
+      } else {
+        attach(std::unique_ptr<VaeModel>(static_cast<VaeModel*>(m.release())));
+      }
+    } catch (const medsynth::Error& e) {
+      autoencoder_problem_ = e.what();
     }
-    attach(std::unique_ptr<VaeModel>(static_cast<VaeModel*>(m.release())));
   }
 }
 
@@ -48,6 +55,7 @@ void LdmModel::attach(std::unique_ptr<VaeModel> vae) {
 }
 
 void LdmModel::need_autoencoder() const {
+  if (!vae_ && !autoencoder_problem_.empty()) throw Error(autoencoder_problem_, ExitCode::kUsage);
   if (!vae_) {
     throw Error(config_.autoencoder.empty()
                     ? std::string("family ldm needs model.autoencoder: the checkpoint of a trained vae")

@@ -3,6 +3,8 @@
 // adversarial term (adv_weight) and the distance between the discriminator's features of the
 // reconstruction and of the real slice (perceptual_weight), Larsen's learned similarity, which
 // sharpens what an L1 loss alone leaves blurry.
+#include <cmath>
+
 #include "medsynth/modules/nn/patchgan.h"
 #include "medsynth/modules/train_util.h"
 #include "medsynth/modules/vae/vae_model.h"
@@ -65,6 +67,12 @@ void VaeModel::adversary_step(const torch::Tensor& real, const torch::Tensor& fa
   a.optimizer->zero_grad();  // also drops what the VAE's loss left on the discriminator
   auto loss = nn::discriminator_loss(config_.gan_loss, a.disc->forward(a.d_input(real, cond)),
                                      a.disc->forward(a.d_input(fake.detach(), cond)));
+  double value = loss.item<double>();
+  if (loss_hook) value = loss_hook(value);  // every rank decides alike
+  if (!std::isfinite(value)) {
+    throw Error("VAE-GAN: the discriminator's loss became " + std::to_string(value) +
+                "; lower train.lr or model.adv_weight (the last checkpoint is intact)", ExitCode::kRuntime);
+  }
   loss.backward();
   apply_gradient_hook(*this, {a.disc.get()});
   if (optim_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(a.disc->parameters(), optim_.grad_clip);

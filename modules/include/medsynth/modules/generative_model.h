@@ -1,5 +1,5 @@
 #pragma once
-// The interface every model family implements (ddpm now; vae, gan, ldm later), and the registry
+// The interface every model family implements (ddpm, vae, gan, ldm), and the registry
 // that maps the config's family name to a factory.
 #include <torch/torch.h>
 
@@ -13,7 +13,7 @@
 
 namespace medsynth::modules {
 
-// A model or checkpoint that cannot do what was asked (exit code 2: bad input).
+// A model or checkpoint that cannot do what was asked (exit code 2, bad input, unless given).
 class Error : public medsynth::Error {
  public:
   explicit Error(const std::string& what, ExitCode code = ExitCode::kBadInput) : medsynth::Error(what, code) {}

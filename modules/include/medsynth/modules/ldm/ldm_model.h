@@ -52,6 +52,7 @@ class LdmModel : public GenerativeModel {
   std::unique_ptr<VaeModel> vae_;
   std::unique_ptr<DdpmModel> diffusion_;
   std::unique_ptr<OptimConfig> pending_optim_;
+  std::string autoencoder_problem_;  // why model.autoencoder could not be loaded, if it could not
   double scale_ = 0;  // latents x scale_ have unit variance (measured on the first batch)
   int factor_ = 1;    // image size / latent size
 };
