@@ -1,8 +1,14 @@
 #include "medsynth/modules/train_util.h"
 
+#include <algorithm>
+
 namespace medsynth::modules {
 
 std::vector<at::Generator> sample_generators(const SampleOptions& o, std::int64_t count) {
+  if (!o.seeds.empty() && static_cast<std::int64_t>(o.seeds.size()) != count) {
+    throw Error("sample: " + std::to_string(o.seeds.size()) + " seeds for " + std::to_string(count) + " samples",
+                ExitCode::kRuntime);
+  }
   std::vector<at::Generator> gens;
   for (std::int64_t i = 0; i < count; ++i) {
     gens.push_back(make_generator(o.seeds.empty() ? static_cast<std::uint64_t>(i) : o.seeds[static_cast<std::size_t>(i)]));

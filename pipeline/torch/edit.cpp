@@ -44,6 +44,10 @@ Loaded load(const po::variables_map& vm) {
   Loaded l;
   l.model = model_from_checkpoint(vm["checkpoint"].as<std::string>(), vm["device"].as<std::string>(), &l.info);
   l.run = config_from_ini_text(l.info.run_config);
+  if (l.model->config().image_channels != 1) {
+    throw io::Error(vm["checkpoint"].as<std::string>(), "edit works on one-channel slices; this model makes " +
+                                                        std::to_string(l.model->config().image_channels));
+  }
   return l;
 }
 
@@ -94,9 +98,9 @@ void check_same_grid(const io::Geometry& g, const io::Geometry& ref, const std::
 }
 
 io::Volume as_intensity_volume(const std::vector<float>& stack, const SliceGrid& sg, const io::Geometry& g,
-                               const CheckpointInfo& info) {
+                               const IntensityWindow& window) {
   std::vector<float> s(stack.size());
-  for (std::size_t i = 0; i < s.size(); ++i) s[i] = to_intensity(stack[i], info);
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = to_intensity(stack[i], window);
   return sg.restore(s, g);
 }
 
@@ -128,7 +132,10 @@ io::Volume regenerate(const io::Volume& image, const std::vector<std::uint8_t>& 
   region_v.voxels.assign(region.begin(), region.end());
   std::vector<float> mask = sg.resample(region_v, 0.0f);
   for (auto& m : mask) m = m > 0.0f ? 1.0f : 0.0f;  // a grid pixel touching the region is regenerated
-  std::vector<float> x = image_on_grid(sg, image, l.info);
+  // The scan in [-1, 1] by its own window, as ingest mapped each training subject; the
+  // regenerated region goes back through the same window, so it matches its surroundings.
+  IntensityWindow window;
+  std::vector<float> x = image_on_grid(sg, image, l.run, &window);
   std::vector<std::size_t> todo;
   for (std::size_t k = 0; k < Z; ++k) {
     if (std::any_of(mask.begin() + static_cast<long>(k * P), mask.begin() + static_cast<long>((k + 1) * P),
@@ -182,7 +189,7 @@ io::Volume regenerate(const io::Volume& image, const std::vector<std::uint8_t>& 
     bar.update(static_cast<long>(i + n));
   }
   *slices_done = todo.size();
-  io::Volume restored = as_intensity_volume(out, sg, image.geometry, l.info);
+  io::Volume restored = as_intensity_volume(out, sg, image.geometry, window);
   io::Volume result = image;
   for (std::size_t v = 0; v < result.voxels.size(); ++v) {
     if (region[v]) result.voxels[v] = restored.voxels[v];
@@ -343,7 +350,9 @@ int run_interpolate(const po::variables_map& vm) {
     cb = conditions_from(vm, "to-condition", sg, a.geometry, l);
   }
   const std::size_t G = static_cast<std::size_t>(mc.image_size), P = G * G, Z = sg.slices();
-  const auto xa = image_on_grid(sg, a, l.info), xb = image_on_grid(sg, b, l.info);
+  // Each scan by its own window (as ingest); the path goes back through --from's.
+  IntensityWindow wa, wb;
+  const auto xa = image_on_grid(sg, a, l.run, &wa), xb = image_on_grid(sg, b, l.run, &wb);
   std::vector<std::vector<float>> stacks(static_cast<std::size_t>(steps), std::vector<float>(Z * P));
   const auto device = l.model->device();
   auto so = sample_options(vm);
@@ -377,13 +386,13 @@ int run_interpolate(const po::variables_map& vm) {
   auto panel = [&](const io::Volume& v) {
     validation::MontagePanel p;
     p.slice = validation::display_oriented(validation::slice_of(v, kmid), v.geometry);
-    p.low = l.info.window_lo;
-    p.high = l.info.window_hi;
+    p.low = wa.lo;
+    p.high = wa.hi;
     return p;
   };
   panels.push_back(panel(a));
   for (int s = 0; s < steps; ++s) {
-    io::Volume v = as_intensity_volume(stacks[static_cast<std::size_t>(s)], sg, a.geometry, l.info);
+    io::Volume v = as_intensity_volume(stacks[static_cast<std::size_t>(s)], sg, a.geometry, wa);
     mark_synthetic(v, "interpolation", vm["checkpoint"].as<std::string>(), l.model->family());
     std::ostringstream name;
     name << "step-" << std::setw(2) << std::setfill('0') << s << ".nii.gz";

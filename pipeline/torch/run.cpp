@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -214,6 +216,11 @@ std::string fingerprint_text(const Context& ctx, const std::string& stage) {
         << section_text(c, "train", {"out", "threads", "log_every", "device", "dist_timeout", "keep_checkpoints",
                                      "checkpoint_every"})
         << upstream_ids(ctx, {"ingest"});
+    // An ldm trains on a vae: the checkpoint the folder resolves to, and its content, are inputs.
+    if (c.model.family == "ldm") {
+      const std::string vae = resolve_autoencoder(c.model.autoencoder);
+      key << "autoencoder.file = " << vae << "\nautoencoder.content = " << hash_file(vae) << "\n";
+    }
   } else if (stage == "sample") {
     key << section_text(c, "sample", {"batch"}) << upstream_ids(ctx, {"ingest", "train"});
   } else if (stage == "evaluate") {
@@ -381,6 +388,7 @@ json run_sample(Context& ctx, json& artefacts) {
       const auto& h = subjects[i].at("heldout_slab");
       if (!(h.is_boolean() && h.get<bool>())) pool.push_back(i);
     }
+    if (pool.empty()) throw ConfigError("sample.pairs: no training subject whose label map the pairs could use");
     const fs::path pairs_dir = dir / "pairs";
     fs::create_directories(pairs_dir);
     std::ostringstream manifest;
@@ -400,7 +408,8 @@ json run_sample(Context& ctx, json& artefacts) {
       io::WriteOptions wo;
       wo.force = true;
       io::write_volume(r.volume, img.string(), wo);
-      fs::copy_file(rq.labels, lab, fs::copy_options::overwrite_existing);
+      // Converted, not copied: the manifest's label map may be MHA, NRRD, PNG or a DICOM folder.
+      io::write_label_volume(io::read_label_volume(rq.labels), lab.string(), wo);
       manifest << stem << "," << img.filename().string() << "," << lab.filename().string() << "\n";
       artefacts.push_back(ctx.rel(img));
       artefacts.push_back(ctx.rel(lab));

@@ -68,6 +68,7 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   const SliceGrid sg(geometry, mc.image_size);
   const std::size_t Z = sg.slices(), G = static_cast<std::size_t>(mc.image_size), P = G * G;
 
+  const IntensityWindow window = checkpoint_window(info);
   SliceConditions conditions;
   if (!rq.labels.empty()) conditions.labels = label_ids_on_grid(sg, labels, rq.labels, info);
   if (!rq.source.empty()) conditions.source = source_on_grid(sg, source, run);
@@ -102,7 +103,7 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
     const float* px = x.data_ptr<float>();
     for (std::size_t i = 0; i < static_cast<std::size_t>(n) * P; ++i) {
       // [-1, 1] back to the intensity window of the training images.
-      stack[k0 * P + i] = to_intensity(px[i], info);
+      stack[k0 * P + i] = to_intensity(px[i], window);
     }
     for (std::size_t k = k0; k < k1; ++k) result.slices_done.push_back(static_cast<int>(k));
     done += n;
@@ -163,17 +164,22 @@ std::vector<float> source_on_grid(const SliceGrid& sg, const io::Volume& source,
   return slices;
 }
 
-std::vector<float> image_on_grid(const SliceGrid& sg, const io::Volume& image, const CheckpointInfo& info) {
+std::vector<float> image_on_grid(const SliceGrid& sg, const io::Volume& image, const RunConfig& run,
+                                 IntensityWindow* window) {
+  *window = fit_window(image, run.data.clip_low, run.data.clip_high);
   const auto range = io::intensity_range(image);
   auto slices = sg.resample(image, range.first);
-  const float span = std::max(1e-6f, info.window_hi - info.window_lo);
-  for (auto& x : slices) x = std::clamp((x - info.window_lo) / span * 2.0f - 1.0f, -1.0f, 1.0f);
+  for (auto& x : slices) x = window->map(x);
   return slices;
 }
 
-float to_intensity(float x, const CheckpointInfo& info) {
-  // [-1, 1] back to the intensity window of the training images.
-  return info.window_lo + (x + 1.0f) * 0.5f * (info.window_hi - info.window_lo);
+IntensityWindow checkpoint_window(const CheckpointInfo& info) {
+  IntensityWindow w;
+  w.lo = info.window_lo;
+  w.hi = info.window_hi;
+  return w;
 }
+
+float to_intensity(float x, const IntensityWindow& w) { return w.lo + (x + 1.0f) * 0.5f * (w.hi - w.lo); }
 
 }  // namespace medsynth::pipeline

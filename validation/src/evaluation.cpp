@@ -315,7 +315,8 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   const std::vector<std::size_t> syn_k = in_mask(content_slices(synthetic, low, range));
   const std::vector<Slice> real_set = pick(real, real_k), syn_set = pick(synthetic, syn_k);
   report["slice_sets"] = {{"real", real_k}, {"synthetic", syn_k},
-                          {"rule", "at least 1% of pixels above low + 0.1 x data range, not constant"}};
+                          {"rule", in.mask.empty() ? "at least 1% of pixels above low + 0.1 x data range, not constant"
+                                      : "at least 1% of pixels above low + 0.1 x data range, not constant, reached by the mask"}};
   if (real_set.size() >= 6 && syn_set.size() >= 6) {
     std::vector<SliceMask> real_masks, syn_masks;
     if (!in.mask.empty()) {

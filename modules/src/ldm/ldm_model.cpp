@@ -1,5 +1,6 @@
 #include "medsynth/modules/ldm/ldm_model.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 

@@ -1,5 +1,6 @@
 #include "medsynth/modules/vae/vae_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "medsynth/modules/seed.h"

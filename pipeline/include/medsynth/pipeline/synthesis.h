@@ -38,6 +38,7 @@ SynthesisResult synthesise(const SynthesisRequest& request);
 // Pieces shared with the edit commands (they need LibTorch: torch_commands only).
 #include "medsynth/modules/generative_model.h"
 #include "medsynth/pipeline/checkpoint.h"
+#include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/slice_grid.h"
 
 namespace medsynth::pipeline {
@@ -63,8 +64,12 @@ std::vector<std::int32_t> label_ids_on_grid(const SliceGrid& grid, const io::Lab
 // source window rule.
 std::vector<float> source_on_grid(const SliceGrid& grid, const io::Volume& source, const RunConfig& run);
 
-// An image on the slice grid in [-1, 1] by the checkpoint's intensity window, and back.
-std::vector<float> image_on_grid(const SliceGrid& grid, const io::Volume& image, const CheckpointInfo& info);
-float to_intensity(float x, const CheckpointInfo& info);
+// An image on the slice grid in [-1, 1] by its own intensity window, fitted as ingest fits each
+// training subject's (data.clip_low/clip_high of the run); `window` receives it for the way back.
+std::vector<float> image_on_grid(const SliceGrid& grid, const io::Volume& image, const RunConfig& run,
+                                 IntensityWindow* window);
+// [-1, 1] back to intensities of a window (the checkpoint's first training subject's by default).
+float to_intensity(float x, const IntensityWindow& window);
+IntensityWindow checkpoint_window(const CheckpointInfo& info);
 
 }  // namespace medsynth::pipeline
