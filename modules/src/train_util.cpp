@@ -63,6 +63,23 @@ void apply_gradient_hook(const GenerativeModel& model, const std::vector<torch::
   model.gradient_hook(grads);
 }
 
+void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
+void save_optimizer(torch::serialize::OutputArchive& archive, const std::string& key, torch::optim::AdamW* optimizer) {
+  if (!optimizer) return;
+  torch::serialize::OutputArchive opt;
+  optimizer->save(opt);
+  archive.write(key, opt);
+}
+
+void load_optimizer(torch::serialize::InputArchive& archive, const std::string& key, torch::optim::AdamW* optimizer) {
+  if (!optimizer) return;
+  torch::serialize::InputArchive opt;
+  if (archive.try_read(key, opt)) optimizer->load(opt);
+}
+
 void save_parameters(torch::serialize::OutputArchive& archive, const std::string& prefix, torch::nn::Module& module) {
   for (const auto& p : module.named_parameters()) archive.write(prefix + "/" + p.key(), p.value());
 }

@@ -20,6 +20,7 @@
 #include "medsynth/pipeline/distributed.h"
 #include "medsynth/pipeline/synthesis.h"
 #include "medsynth/pipeline/torch_commands.h"
+#include "command_util.h"
 #include "medsynth/pipeline/trainer.h"
 
 namespace fs = std::filesystem;
@@ -27,19 +28,6 @@ namespace fs = std::filesystem;
 namespace medsynth::pipeline {
 namespace {
 
-// LibTorch's errors carry a C++ backtrace in what(); the user gets the message alone.
-template <typename Fn>
-int without_backtraces(Fn fn) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw medsynth::Error(std::string("LibTorch: ") + e.what_without_backtrace(), ExitCode::kRuntime);
-  }
-}
-
-std::vector<std::string> overrides_of(const po::variables_map& vm) {
-  return vm.count(kOverridesKey) ? vm[kOverridesKey].as<std::vector<std::string>>() : std::vector<std::string>{};
-}
 
 // --nproc N: N local ranks of this same command, found by each other the torchrun way on a free
 // port of 127.0.0.1. When one rank fails, the others are stopped; the first failure's exit code

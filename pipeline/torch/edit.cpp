@@ -26,6 +26,7 @@
 #include "medsynth/pipeline/progress.h"
 #include "medsynth/pipeline/synthesis.h"
 #include "medsynth/pipeline/torch_commands.h"
+#include "command_util.h"
 #include "medsynth/validation/png_montage.h"
 
 namespace fs = std::filesystem;
@@ -464,7 +465,7 @@ Command make_edit_command() {
     p.add("action", 1);
   };
   c.run = [](const po::variables_map& vm) {
-    try {
+    return without_backtraces([&] {
       const std::string action = vm["action"].as<std::string>();
       auto need = [&](const char* key) {
         if (vm[key].as<std::string>().empty()) throw UsageError("edit " + action + ": --" + key + " is required");
@@ -479,9 +480,7 @@ Command make_edit_command() {
         need("labels");
       }
       return run_edit(vm);
-    } catch (const c10::Error& e) {
-      throw medsynth::Error(std::string("LibTorch: ") + e.what_without_backtrace(), ExitCode::kRuntime);
-    }
+    });
   };
   return c;
 }

@@ -35,6 +35,7 @@
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/synthesis.h"
 #include "medsynth/pipeline/torch_commands.h"
+#include "command_util.h"
 #include "medsynth/pipeline/trainer.h"
 #include "medsynth/validation/evaluation.h"
 #include "medsynth/version.h"
@@ -811,18 +812,6 @@ const char* demo_manifest_text() {
 
 namespace {
 
-template <typename Fn>
-int without_backtraces(Fn fn) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw medsynth::Error(std::string("LibTorch: ") + e.what_without_backtrace(), ExitCode::kRuntime);
-  }
-}
-
-std::vector<std::string> overrides_of(const po::variables_map& vm) {
-  return vm.count(kOverridesKey) ? vm[kOverridesKey].as<std::vector<std::string>>() : std::vector<std::string>{};
-}
 
 int finish(const RunSummary& s) {
   std::cout << "\nrun folder: " << fs::absolute(s.run_dir).lexically_normal().string() << "\n";

@@ -52,7 +52,7 @@ void DdpmModel::configure_training(const OptimConfig& optim) {
 }
 
 void DdpmModel::set_learning_rate(double lr) {
-  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  modules::set_learning_rate(*optimizer_, lr);
 }
 
 void DdpmModel::check_condition(const Condition& c) const {
@@ -274,11 +274,7 @@ void DdpmModel::save(torch::serialize::OutputArchive& archive) {
   save_parameters(archive, "model", *net_);
   save_parameters(archive, "ema", *ema_);
   archive.write("ema_updates", torch::tensor(ema_updates_));
-  if (optimizer_) {
-    torch::serialize::OutputArchive opt;
-    optimizer_->save(opt);
-    archive.write("optimizer", opt);
-  }
+  save_optimizer(archive, "optimizer", optimizer_.get());
 }
 
 void DdpmModel::load(torch::serialize::InputArchive& archive) {
@@ -287,10 +283,7 @@ void DdpmModel::load(torch::serialize::InputArchive& archive) {
   torch::Tensor n;
   archive.read("ema_updates", n);
   ema_updates_ = n.item<std::int64_t>();
-  if (optimizer_) {
-    torch::serialize::InputArchive opt;
-    if (archive.try_read("optimizer", opt)) optimizer_->load(opt);
-  }
+  load_optimizer(archive, "optimizer", optimizer_.get());
 }
 
 std::vector<torch::Tensor> DdpmModel::weights() { return net_->parameters(); }

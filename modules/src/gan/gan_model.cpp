@@ -233,9 +233,8 @@ void GanModel::configure_training(const OptimConfig& optim) {
 
 void GanModel::set_learning_rate(double lr) {
   if (!opt_g_) throw Error("set_learning_rate before configure_training", ExitCode::kRuntime);
-  for (auto* opt : {opt_g_.get(), opt_d_.get()}) {
-    for (auto& group : opt->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-  }
+  modules::set_learning_rate(*opt_g_, lr);
+  modules::set_learning_rate(*opt_d_, lr);
 }
 
 void GanModel::check_condition(const Condition& c) const {
@@ -368,13 +367,8 @@ void GanModel::save(torch::serialize::OutputArchive& archive) {
   save_parameters(archive, "ema", generator(true));
   save_parameters(archive, "discriminator", *disc_);
   archive.write("ema_updates", torch::tensor(ema_updates_));
-  if (opt_g_) {
-    torch::serialize::OutputArchive g, d;
-    opt_g_->save(g);
-    opt_d_->save(d);
-    archive.write("optimizer_generator", g);
-    archive.write("optimizer_discriminator", d);
-  }
+  save_optimizer(archive, "optimizer_generator", opt_g_.get());
+  save_optimizer(archive, "optimizer_discriminator", opt_d_.get());
 }
 
 void GanModel::load(torch::serialize::InputArchive& archive) {
@@ -384,11 +378,8 @@ void GanModel::load(torch::serialize::InputArchive& archive) {
   torch::Tensor n;
   archive.read("ema_updates", n);
   ema_updates_ = n.item<std::int64_t>();
-  if (opt_g_) {
-    torch::serialize::InputArchive g, d;
-    if (archive.try_read("optimizer_generator", g)) opt_g_->load(g);
-    if (archive.try_read("optimizer_discriminator", d)) opt_d_->load(d);
-  }
+  load_optimizer(archive, "optimizer_generator", opt_g_.get());
+  load_optimizer(archive, "optimizer_discriminator", opt_d_.get());
 }
 
 std::vector<torch::Tensor> GanModel::weights() {

@@ -45,7 +45,7 @@ void VaeModel::configure_adversary() {
 
 void VaeModel::adversary_learning_rate(double lr) {
   if (!adversary_ || !adversary_->optimizer) return;
-  for (auto& g : adversary_->optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+  modules::set_learning_rate(*adversary_->optimizer, lr);
 }
 
 torch::Tensor VaeModel::adversarial_generator_loss(const torch::Tensor& real, const torch::Tensor& fake,
@@ -82,20 +82,13 @@ void VaeModel::adversary_step(const torch::Tensor& real, const torch::Tensor& fa
 void VaeModel::save_adversary(torch::serialize::OutputArchive& archive) {
   if (!adversary_) return;
   save_parameters(archive, "discriminator", *adversary_->disc);
-  if (adversary_->optimizer) {
-    torch::serialize::OutputArchive opt;
-    adversary_->optimizer->save(opt);
-    archive.write("discriminator_optimizer", opt);
-  }
+  save_optimizer(archive, "discriminator_optimizer", adversary_->optimizer.get());
 }
 
 void VaeModel::load_adversary(torch::serialize::InputArchive& archive) {
   if (!adversary_) return;
   load_parameters(archive, "discriminator", *adversary_->disc);
-  if (adversary_->optimizer) {
-    torch::serialize::InputArchive opt;
-    if (archive.try_read("discriminator_optimizer", opt)) adversary_->optimizer->load(opt);
-  }
+  load_optimizer(archive, "discriminator_optimizer", adversary_->optimizer.get());
 }
 
 std::vector<torch::Tensor> VaeModel::adversary_weights() {

@@ -169,7 +169,7 @@ void VaeModel::configure_training(const OptimConfig& optim) {
 }
 
 void VaeModel::set_learning_rate(double lr) {
-  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  modules::set_learning_rate(*optimizer_, lr);
   adversary_learning_rate(lr);
 }
 
@@ -253,11 +253,7 @@ void VaeModel::save(torch::serialize::OutputArchive& archive) {
   save_parameters(archive, "model", *net_);
   save_parameters(archive, "ema", *ema_);
   archive.write("steps", torch::tensor(steps_));
-  if (optimizer_) {
-    torch::serialize::OutputArchive opt;
-    optimizer_->save(opt);
-    archive.write("optimizer", opt);
-  }
+  save_optimizer(archive, "optimizer", optimizer_.get());
   save_adversary(archive);
 }
 
@@ -267,10 +263,7 @@ void VaeModel::load(torch::serialize::InputArchive& archive) {
   torch::Tensor n;
   archive.read("steps", n);
   steps_ = n.item<std::int64_t>();
-  if (optimizer_) {
-    torch::serialize::InputArchive opt;
-    if (archive.try_read("optimizer", opt)) optimizer_->load(opt);
-  }
+  load_optimizer(archive, "optimizer", optimizer_.get());
   load_adversary(archive);
 }
 

@@ -36,6 +36,13 @@ void ema_update(torch::nn::Module& model, torch::nn::Module& ema, double decay, 
 // The trainer's gradient hook over every parameter gradient of `modules`.
 void apply_gradient_hook(const GenerativeModel& model, const std::vector<torch::nn::Module*>& modules);
 
+// The learning rate of every parameter group.
+void set_learning_rate(torch::optim::AdamW& optimizer, double lr);
+// An optimiser's state as the nested archive `key` (nothing without an optimiser); load_optimizer
+// restores it when the archive has it (a checkpoint read for sampling has no optimiser).
+void save_optimizer(torch::serialize::OutputArchive& archive, const std::string& key, torch::optim::AdamW* optimizer);
+void load_optimizer(torch::serialize::InputArchive& archive, const std::string& key, torch::optim::AdamW* optimizer);
+
 // Writes "<prefix>/<name>" for each parameter; load_parameters checks shapes and names the key.
 void save_parameters(torch::serialize::OutputArchive& archive, const std::string& prefix, torch::nn::Module& module);
 void load_parameters(torch::serialize::InputArchive& archive, const std::string& prefix, torch::nn::Module& module);
