@@ -1,5 +1,6 @@
-// DICOM series reading with DCMTK: grouping by SeriesInstanceUID, sorting along the slice normal,
-// rescale, geometry from the Image Plane module. Quirks handled are named where they are handled.
+// DICOM series reading with DCMTK: files found under a path, their frames (dicom_frames.cpp)
+// grouped by SeriesInstanceUID (and stack or echo), arranged as volumes (dicom_volume_grid.cpp),
+// one volume chosen and its voxels decoded.
 #include "dicom_series_reader.h"
 
 #include <dcmtk/config/osconfig.h>
@@ -15,10 +16,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <set>
 #include <mutex>
 #include <sstream>
 
+#include "dicom_frames.h"
+#include "dicom_volume_grid.h"
 #include "file_utils.h"
 #include "medsynth/io/error.h"
 
@@ -26,6 +31,10 @@ namespace fs = std::filesystem;
 
 namespace medsynth::io {
 namespace {
+
+using detail::DicomFile;
+using detail::DicomFrame;
+using detail::VolumeGrid;
 
 void init_dcmtk() {
   static std::once_flag once;
@@ -40,39 +49,6 @@ void init_dcmtk() {
     throw medsynth::Error("DCMTK's data dictionary is not loaded (install the libdcmtk package "
                           "or set DCMDICTPATH)");
   }
-}
-
-struct SliceHeader {
-  std::string path;
-  std::shared_ptr<DcmFileFormat> file;  // pixel data is loaded lazily on first access
-  std::string series_uid, series_number, series_description, modality, study_uid;
-  long rows = 0, columns = 0;
-  bool has_ipp = false, has_iop = false;
-  std::array<double, 3> ipp{0, 0, 0};
-  std::array<double, 6> iop{1, 0, 0, 0, 1, 0};
-  std::array<double, 2> pixel_spacing{1, 1};  // (row spacing, column spacing)
-  double slope = 1, intercept = 0;
-  long instance = 0;
-  double slice_spacing_hint = 0;  // SpacingBetweenSlices or SliceThickness, for single slices
-};
-
-std::string get_string(DcmDataset* ds, const DcmTagKey& key) {
-  OFString s;
-  if (ds->findAndGetOFStringArray(key, s).good()) {
-    std::string r = s.c_str();
-    while (!r.empty() && (r.back() == ' ' || r.back() == '\0')) r.pop_back();
-    return r;
-  }
-  return {};
-}
-
-bool get_doubles(DcmDataset* ds, const DcmTagKey& key, double* out, int n) {
-  for (int i = 0; i < n; ++i) {
-    Float64 v;
-    if (ds->findAndGetFloat64(key, v, static_cast<unsigned long>(i)).bad() || !std::isfinite(v)) return false;
-    out[i] = v;
-  }
-  return true;
 }
 
 // Cheap test before handing a file in a folder to the parser: the "DICM" magic at byte 128, or a
@@ -90,66 +66,12 @@ bool looks_like_dicom(const fs::path& p) {
   return false;
 }
 
-SliceHeader read_header(const std::string& path) {
-  SliceHeader h;
-  h.path = path;
-  h.file = std::make_shared<DcmFileFormat>();
-  std::error_code ec;
-  if (fs::file_size(path, ec) == 0) throw Error(path, "file is empty");
-  // Values longer than 4 KiB (the pixel data) stay on disk until they are used.
-  OFCondition c = h.file->loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
-  if (c.bad()) throw Error(path, std::string("not a readable DICOM file (") + c.text() + ")");
-  DcmDataset* ds = h.file->getDataset();
-  if (!ds) throw Error(path, "DICOM file has no dataset");
-  DcmElement* pixel = nullptr;
-  if (ds->findAndGetElement(DCM_PixelData, pixel).bad() || !pixel) {
-    std::string sop = get_string(ds, DCM_SOPClassUID);
-    const char* name = dcmFindNameOfUID(sop.c_str());
-    throw Error(path, std::string("not an image: no Pixel Data (SOP class ") +
-                          (name ? name : (sop.empty() ? "unknown" : sop.c_str())) + ")");
-  }
-  Uint16 u16 = 0;
-  if (ds->findAndGetUint16(DCM_Rows, u16).bad() || u16 == 0) throw Error(path, "missing or zero Rows");
-  h.rows = u16;
-  if (ds->findAndGetUint16(DCM_Columns, u16).bad() || u16 == 0) throw Error(path, "missing or zero Columns");
-  h.columns = u16;
-  h.series_uid = get_string(ds, DCM_SeriesInstanceUID);
-  h.series_number = get_string(ds, DCM_SeriesNumber);
-  h.series_description = get_string(ds, DCM_SeriesDescription);
-  h.modality = get_string(ds, DCM_Modality);
-  h.study_uid = get_string(ds, DCM_StudyInstanceUID);
-  h.has_ipp = get_doubles(ds, DCM_ImagePositionPatient, h.ipp.data(), 3);
-  h.has_iop = get_doubles(ds, DCM_ImageOrientationPatient, h.iop.data(), 6);
-  if (!get_doubles(ds, DCM_PixelSpacing, h.pixel_spacing.data(), 2)) {
-    // Secondary captures carry no PixelSpacing; some carry ImagerPixelSpacing instead.
-    if (!get_doubles(ds, DCM_ImagerPixelSpacing, h.pixel_spacing.data(), 2)) h.pixel_spacing = {1, 1};
-  }
-  double v = 0;
-  if (get_doubles(ds, DCM_RescaleSlope, &v, 1)) h.slope = v == 0 ? 1 : v;  // a zero slope is a writer bug
-  if (get_doubles(ds, DCM_RescaleIntercept, &v, 1)) h.intercept = v;
-  Sint32 inst = 0;
-  if (ds->findAndGetSint32(DCM_InstanceNumber, inst).good()) h.instance = inst;
-  if (!get_doubles(ds, DCM_SpacingBetweenSlices, &h.slice_spacing_hint, 1) &&
-      !get_doubles(ds, DCM_SliceThickness, &h.slice_spacing_hint, 1)) {
-    h.slice_spacing_hint = 0;
-  }
-  Sint32 frames = 1;
-  if (ds->findAndGetSint32(DCM_NumberOfFrames, frames).good() && frames > 1) {
-    throw Error(path, "multi-frame DICOM (" + std::to_string(frames) +
-                          " frames) is not supported yet; convert it to single-frame files first");
-  }
-  return h;
-}
-
-std::vector<SliceHeader> scan(const std::string& path, std::vector<std::string>* skipped) {
+std::vector<DicomFrame> scan(const std::string& path, std::vector<std::string>* skipped) {
   init_dcmtk();
   std::error_code ec;
-  std::vector<SliceHeader> out;
+  std::vector<DicomFrame> out;
   if (!fs::exists(path, ec)) throw Error(path, "no such file or folder");
-  if (!fs::is_directory(path, ec)) {
-    out.push_back(read_header(path));
-    return out;
-  }
+  if (!fs::is_directory(path, ec)) return detail::read_dicom_frames(path);
   const std::vector<fs::path> files = detail::files_under(path);
   for (const auto& f : files) {
     if (!looks_like_dicom(f)) {
@@ -157,7 +79,8 @@ std::vector<SliceHeader> scan(const std::string& path, std::vector<std::string>*
       continue;
     }
     try {
-      out.push_back(read_header(f.string()));
+      auto frames = detail::read_dicom_frames(f.string());
+      for (auto& fr : frames) out.push_back(std::move(fr));
     } catch (const Error& e) {
       if (skipped) skipped->push_back(e.what());
     }
@@ -165,110 +88,94 @@ std::vector<SliceHeader> scan(const std::string& path, std::vector<std::string>*
   return out;
 }
 
-std::vector<DicomSeriesInfo> group(const std::vector<SliceHeader>& headers) {
-  std::vector<DicomSeriesInfo> series;
-  for (const auto& h : headers) {
-    auto it = std::find_if(series.begin(), series.end(),
-                           [&](const DicomSeriesInfo& s) { return s.series_uid == h.series_uid; });
-    if (it == series.end()) {
-      DicomSeriesInfo s;
-      s.series_uid = h.series_uid;
-      s.series_number = h.series_number;
-      s.series_description = h.series_description;
-      s.modality = h.modality;
-      s.study_uid = h.study_uid;
-      s.rows = static_cast<std::size_t>(h.rows);
-      s.columns = static_cast<std::size_t>(h.columns);
-      series.push_back(s);
-      it = series.end() - 1;
+// One listed series: a SeriesInstanceUID, or one stack or echo of it when it holds several
+// (an enhanced file with a localizer's three stacks; a dual-echo series, which dcm2niix also splits).
+struct SeriesEntry {
+  DicomSeriesInfo info;
+  std::vector<DicomFrame> frames;
+};
+
+long leading_number(const std::string& s) { return std::strtol(s.c_str(), nullptr, 10); }
+double number_or_zero(const std::string& s) { return std::strtod(s.c_str(), nullptr); }
+
+std::vector<SeriesEntry> group(std::vector<DicomFrame> frames) {
+  std::map<std::string, std::set<std::string>> stacks, echoes;
+  for (const auto& f : frames) stacks[f.series_uid].insert(f.stack), echoes[f.series_uid].insert(f.echo);
+  std::vector<SeriesEntry> entries;
+  for (auto& f : frames) {
+    std::string part;
+    if (stacks[f.series_uid].size() > 1) part = "stack " + (f.stack.empty() ? "(none)" : f.stack);
+    if (echoes[f.series_uid].size() > 1) part += std::string(part.empty() ? "" : ", ") + "echo " + (f.echo.empty() ? "(none)" : f.echo);
+    auto it = std::find_if(entries.begin(), entries.end(), [&](const SeriesEntry& e) {
+      return e.info.series_uid == f.series_uid && e.info.part == part;
+    });
+    if (it == entries.end()) {
+      SeriesEntry e;
+      e.info.series_uid = f.series_uid;
+      e.info.part = part;
+      e.info.series_number = f.series_number;
+      e.info.series_description = f.series_description;
+      e.info.modality = f.modality;
+      e.info.study_uid = f.study_uid;
+      e.info.rows = static_cast<std::size_t>(f.rows);
+      e.info.columns = static_cast<std::size_t>(f.columns);
+      entries.push_back(std::move(e));
+      it = entries.end() - 1;
     }
-    it->files.push_back(h.path);
+    if (it->info.files.empty() || it->info.files.back() != f.file->path) it->info.files.push_back(f.file->path);
+    it->frames.push_back(std::move(f));
   }
-  std::stable_sort(series.begin(), series.end(), [](const DicomSeriesInfo& a, const DicomSeriesInfo& b) {
-    char* ea = nullptr;
-    char* eb = nullptr;
-    long na = std::strtol(a.series_number.c_str(), &ea, 10);
-    long nb = std::strtol(b.series_number.c_str(), &eb, 10);
+  for (auto& e : entries) {
+    e.info.frames = e.frames.size();
+    const DicomFrame& f = e.frames.front();
+    e.info.stack = stacks[f.series_uid].size() > 1 ? f.stack : "";
+    e.info.echo = echoes[f.series_uid].size() > 1 ? f.echo : "";
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const SeriesEntry& a, const SeriesEntry& b) {
+    const long na = leading_number(a.info.series_number), nb = leading_number(b.info.series_number);
     if (na != nb) return na < nb;
-    return a.series_uid < b.series_uid;
+    if (a.info.series_uid != b.info.series_uid) return a.info.series_uid < b.info.series_uid;
+    const long sa = leading_number(a.info.stack), sb = leading_number(b.info.stack);
+    if (sa != sb) return sa < sb;
+    return number_or_zero(a.info.echo) < number_or_zero(b.info.echo);
   });
-  return series;
+  return entries;
 }
 
-std::string describe_series(const std::vector<DicomSeriesInfo>& series) {
+std::string describe_series(const std::vector<SeriesEntry>& series) {
   std::ostringstream os;
   for (std::size_t i = 0; i < series.size(); ++i) {
-    const auto& s = series[i];
-    os << "\n  " << (i + 1) << ": " << s.series_uid << "  #" << s.series_number << " "
-       << s.modality << " '" << s.series_description << "' " << s.columns << "x" << s.rows << ", "
-       << s.files.size() << " file(s)";
+    const auto& s = series[i].info;
+    os << "\n  " << (i + 1) << ": " << s.series_uid << (s.part.empty() ? "" : " (" + s.part + ")") << "  #"
+       << s.series_number << " " << s.modality << " '" << s.series_description << "' " << s.columns << "x" << s.rows
+       << ", " << s.files.size() << " file(s)";
+    if (s.frames != s.files.size()) os << ", " << s.frames << " frame(s)";
+    if (s.volumes > 1) os << ", " << s.volumes << " volumes";
   }
   return os.str();
 }
 
-std::array<double, 3> cross(const std::array<double, 3>& a, const std::array<double, 3>& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
 }
 
-// Decodes one slice's pixels (decompressing if needed) into `dst` as rescaled floats.
-void decode_pixels(SliceHeader& h, float* dst, bool* all_integer) {
-  DcmDataset* ds = h.file->getDataset();
-  const E_TransferSyntax xfer = ds->getOriginalXfer();
-  if (ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
-      !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
-    DcmXfer x(xfer);
-    throw Error(h.path, std::string("pixel data compressed as '") + x.getXferName() +
-                            "', which this build cannot decode");
+// Fills the 4th-dimension fields of the listing; a series that cannot be arranged says why.
+void describe_volumes(const std::string& path, SeriesEntry& e) {
+  try {
+    const VolumeGrid grid = detail::arrange_frames(path, e.frames);
+    e.info.volumes = grid.volumes.size();
+    e.info.varies = grid.varies;
+  } catch (const Error& err) {
+    e.info.problem = err.what();
   }
-  Uint16 bits_alloc = 0, bits_stored = 0, high_bit = 0, pixel_rep = 0, samples = 1;
-  ds->findAndGetUint16(DCM_BitsAllocated, bits_alloc);
-  if (ds->findAndGetUint16(DCM_BitsStored, bits_stored).bad() || bits_stored == 0 || bits_stored > bits_alloc) {
-    bits_stored = bits_alloc;
-  }
-  if (ds->findAndGetUint16(DCM_HighBit, high_bit).bad() || high_bit >= bits_alloc || high_bit + 1 < bits_stored) {
-    high_bit = static_cast<Uint16>(bits_stored - 1);
-  }
-  // Stored bits may sit above bit 0 (HighBit > BitsStored - 1, seen in old ACR-NEMA files).
-  const int shift = high_bit + 1 - bits_stored;
-  ds->findAndGetUint16(DCM_PixelRepresentation, pixel_rep);
-  ds->findAndGetUint16(DCM_SamplesPerPixel, samples);
-  if (samples != 1) {
-    throw Error(h.path, "has " + std::to_string(samples) + " samples per pixel (colour); medsynth reads greyscale images");
-  }
-  const std::size_t n = static_cast<std::size_t>(h.rows) * static_cast<std::size_t>(h.columns);
-  auto convert = [&](auto raw_value) {
-    long v = static_cast<long>(raw_value) >> shift;
-    if (bits_stored < bits_alloc) {
-      const long mask = (1L << bits_stored) - 1;
-      v &= mask;
-      if (pixel_rep == 1 && (v & (1L << (bits_stored - 1)))) v -= (1L << bits_stored);
-    } else if (pixel_rep == 1) {
-      if (bits_alloc == 16) v = static_cast<Sint16>(static_cast<Uint16>(raw_value));
-      if (bits_alloc == 8) v = static_cast<Sint8>(static_cast<Uint8>(raw_value));
-    }
-    return v;
-  };
-  unsigned long count = 0;
-  if (bits_alloc == 16) {
-    const Uint16* p = nullptr;
-    if (ds->findAndGetUint16Array(DCM_PixelData, p, &count).bad() || !p) {
-      throw Error(h.path, "cannot read Pixel Data (truncated file?)");
-    }
-    if (count < n) throw Error(h.path, "Pixel Data holds " + std::to_string(count) + " values, expected " + std::to_string(n));
-    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(convert(p[i]) * h.slope + h.intercept);
-  } else if (bits_alloc == 8) {
-    const Uint8* p = nullptr;
-    if (ds->findAndGetUint8Array(DCM_PixelData, p, &count).bad() || !p) {
-      throw Error(h.path, "cannot read Pixel Data (truncated file?)");
-    }
-    if (count < n) throw Error(h.path, "Pixel Data holds " + std::to_string(count) + " bytes, expected " + std::to_string(n));
-    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(convert(p[i]) * h.slope + h.intercept);
-  } else {
-    throw Error(h.path, "BitsAllocated " + std::to_string(bits_alloc) + " is not supported (8 or 16)");
-  }
-  if (h.slope != std::floor(h.slope) || h.intercept != std::floor(h.intercept)) *all_integer = false;
-  // Free the decoded pixels: the Volume holds them now.
-  h.file.reset();
+}
+
+std::vector<SeriesEntry> scan_series(const std::string& path, std::vector<std::string>* skipped) {
+  auto entries = group(scan(path, skipped));
+  for (auto& e : entries) describe_volumes(path, e);
+  return entries;
 }
 
 PixelType choose_stored_type(const Volume& v, bool all_integer) {
@@ -281,28 +188,66 @@ PixelType choose_stored_type(const Volume& v, bool all_integer) {
   return PixelType::kFloat32;
 }
 
+// Decodes each file once (a multi-frame or mosaic file holds many slices) and copies its frames,
+// rescaled, into their slices of `v`.
+void fill_voxels(Volume& v, const std::vector<const DicomFrame*>& slices, bool* all_integer) {
+  const std::size_t nx = v.geometry.size[0], ny = v.geometry.size[1];
+  std::map<DicomFile*, std::vector<std::size_t>> slices_of;
+  std::vector<DicomFile*> order;
+  for (std::size_t k = 0; k < slices.size(); ++k) {
+    DicomFile* file = slices[k]->file.get();
+    if (!slices_of.count(file)) order.push_back(file);
+    slices_of[file].push_back(k);
+  }
+  for (DicomFile* file : order) {
+    const std::vector<std::int32_t> stored = detail::decode_stored_values(*file);
+    const std::size_t frame_size = static_cast<std::size_t>(file->rows) * static_cast<std::size_t>(file->columns);
+    for (std::size_t k : slices_of[file]) {
+      const DicomFrame& f = *slices[k];
+      const std::int32_t* src = stored.data() + static_cast<std::size_t>(f.frame) * frame_size;
+      float* dst = v.voxels.data() + k * nx * ny;
+      for (std::size_t j = 0; j < ny; ++j) {
+        const std::int32_t* line = src + (static_cast<std::size_t>(f.tile_row) + j) * static_cast<std::size_t>(file->columns) +
+                                   static_cast<std::size_t>(f.tile_col);
+        for (std::size_t i = 0; i < nx; ++i) dst[j * nx + i] = static_cast<float>(line[i] * f.slope + f.intercept);
+      }
+      if (f.slope != std::floor(f.slope) || f.intercept != std::floor(f.intercept)) *all_integer = false;
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<DicomSeriesInfo> list_dicom_series(const std::string& path, std::vector<std::string>* skipped) {
-  return group(scan(path, skipped));
+  std::vector<DicomSeriesInfo> out;
+  for (auto& e : scan_series(path, skipped)) out.push_back(std::move(e.info));
+  return out;
 }
 
 namespace detail {
 
 Volume read_dicom_series(const std::string& path, const ReadOptions& options) {
   std::vector<std::string> skipped;
-  std::vector<SliceHeader> headers = scan(path, &skipped);
-  if (headers.empty()) {
+  std::vector<SeriesEntry> series = scan_series(path, &skipped);
+  if (series.empty()) {
     std::string why = skipped.empty() ? "" : " (first problem: " + skipped.front() + ")";
     throw Error(path, "no DICOM image found" + why);
   }
-  const auto series = group(headers);
-  const DicomSeriesInfo* chosen = nullptr;
+  const SeriesEntry* chosen = nullptr;
   if (!options.series.empty()) {
+    std::size_t by_uid = 0;
     for (std::size_t i = 0; i < series.size(); ++i) {
-      if (series[i].series_uid == options.series || std::to_string(i + 1) == options.series) {
-        chosen = &series[i];
-      }
+      if (std::to_string(i + 1) == options.series) chosen = &series[i];
+    }
+    for (std::size_t i = 0; i < series.size() && !chosen; ++i) {
+      if (series[i].info.series_uid == options.series) ++by_uid;
+    }
+    if (by_uid > 1) {
+      throw Error(path, "series '" + options.series + "' holds " + std::to_string(by_uid) +
+                            " stacks or echoes; choose one by its number:" + describe_series(series));
+    }
+    for (std::size_t i = 0; i < series.size() && !chosen; ++i) {
+      if (series[i].info.series_uid == options.series) chosen = &series[i];
     }
     if (!chosen) throw Error(path, "no series '" + options.series + "'; series found:" + describe_series(series));
   } else if (series.size() > 1) {
@@ -312,103 +257,54 @@ Volume read_dicom_series(const std::string& path, const ReadOptions& options) {
     chosen = &series.front();
   }
 
-  std::vector<SliceHeader> slices;
-  for (auto& h : headers) {
-    if (h.series_uid == chosen->series_uid) slices.push_back(std::move(h));
+  const VolumeGrid grid = arrange_frames(path, chosen->frames);
+  const std::size_t n_volumes = grid.volumes.size();
+  std::size_t t = 0;
+  if (options.volume >= 0) {
+    if (static_cast<std::size_t>(options.volume) >= n_volumes) {
+      throw Error(path, "--volume " + std::to_string(options.volume) + " is outside 0.." + std::to_string(n_volumes - 1) +
+                            " (the series holds " + std::to_string(n_volumes) + " volume(s))");
+    }
+    t = static_cast<std::size_t>(options.volume);
+  } else if (n_volumes > 1) {
+    // Never stack the frames of several volumes into one 3-D image.
+    throw Error(path, "is a 4-D series of " + std::to_string(n_volumes) + " volumes (" + join(grid.varies, "; ") +
+                          "); choose one with --volume N (0.." + std::to_string(n_volumes - 1) + ")");
   }
-  // A copy: `slices` is re-sorted below, and every check here compares against this one slice.
-  const SliceHeader first = slices.front();
-  for (const auto& s : slices) {
-    if (s.rows != first.rows || s.columns != first.columns) {
-      throw Error(path, "mixed image sizes in one series: " + first.path + " is " +
-                            std::to_string(first.columns) + "x" + std::to_string(first.rows) + ", " + s.path +
-                            " is " + std::to_string(s.columns) + "x" + std::to_string(s.rows));
-    }
-    if (std::fabs(s.pixel_spacing[0] - first.pixel_spacing[0]) > 1e-4 ||
-        std::fabs(s.pixel_spacing[1] - first.pixel_spacing[1]) > 1e-4) {
-      throw Error(path, "mixed pixel spacing in one series (" + first.path + " vs " + s.path + ")");
-    }
-    if (slices.size() > 1 && (!s.has_ipp || !s.has_iop)) {
-      throw Error(s.path, "has no ImagePositionPatient/ImageOrientationPatient, so the series cannot be stacked");
-    }
-    for (int i = 0; i < 6; ++i) {
-      if (std::fabs(s.iop[static_cast<std::size_t>(i)] - first.iop[static_cast<std::size_t>(i)]) > 1e-3) {
-        throw Error(path, "mixed slice orientations in one series (" + first.path + " vs " + s.path + ")");
-      }
-    }
-  }
-  std::array<double, 3> row{first.iop[0], first.iop[1], first.iop[2]};
-  std::array<double, 3> col{first.iop[3], first.iop[4], first.iop[5]};
-  // Some writers store IOP with few digits; renormalise so the direction stays orthonormal.
-  auto normalise = [](std::array<double, 3>& v) {
-    double n = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-    for (auto& x : v) x /= n;
-  };
-  normalise(row);
-  normalise(col);
-  std::array<double, 3> normal = cross(row, col);
-  normalise(normal);
-  auto along = [&](const SliceHeader& s) {
-    return s.ipp[0] * normal[0] + s.ipp[1] * normal[1] + s.ipp[2] * normal[2];
-  };
-  std::stable_sort(slices.begin(), slices.end(),
-                   [&](const SliceHeader& a, const SliceHeader& b) { return along(a) < along(b); });
-
-  double dz = first.slice_spacing_hint > 0 ? first.slice_spacing_hint : 1.0;
-  if (slices.size() > 1) {
-    std::vector<double> gaps;
-    for (std::size_t i = 1; i < slices.size(); ++i) {
-      const double g = along(slices[i]) - along(slices[i - 1]);
-      if (g < 1e-3) {
-        throw Error(path, "two slices at one position (" + std::to_string(along(slices[i])) +
-                              " mm along the normal): " + slices[i - 1].path + " and " + slices[i].path);
-      }
-      gaps.push_back(g);
-    }
-    // The smallest gap is the spacing: with slices missing, the other gaps are its multiples
-    // (a median would call a 3-slice series with one slice missing "uneven").
-    dz = *std::min_element(gaps.begin(), gaps.end());
-    for (std::size_t i = 0; i < gaps.size(); ++i) {
-      if (std::fabs(gaps[i] - dz) > 1e-2 * dz + 1e-3) {
-        const double ratio = gaps[i] / dz;
-        if (std::fabs(ratio - std::round(ratio)) < 0.05 && ratio > 1.5) {
-          throw Error(path, "missing slice(s): gap of " + std::to_string(gaps[i]) + " mm between " +
-                                slices[i].path + " and " + slices[i + 1].path + " where the spacing is " +
-                                std::to_string(dz) + " mm");
-        }
-        throw Error(path, "uneven slice spacing: " + std::to_string(gaps[i]) + " mm between " +
-                              slices[i].path + " and " + slices[i + 1].path + ", " + std::to_string(dz) +
-                              " mm elsewhere");
-      }
-    }
-  }
+  const std::vector<const DicomFrame*>& slices = grid.volumes[t];
+  const double dz = slice_spacing(path, grid, slices);
+  const DicomFrame& first = *slices.front();
 
   Volume v;
   auto& g = v.geometry;
   g.size = {static_cast<std::size_t>(first.columns), static_cast<std::size_t>(first.rows), slices.size()};
   // PixelSpacing is (between rows, between columns) = (y, x).
   g.spacing = {first.pixel_spacing[1], first.pixel_spacing[0], dz};
-  g.origin = slices.front().ipp;
-  for (int r = 0; r < 3; ++r) {
-    g.direction[static_cast<std::size_t>(3 * r + 0)] = row[static_cast<std::size_t>(r)];
-    g.direction[static_cast<std::size_t>(3 * r + 1)] = col[static_cast<std::size_t>(r)];
-    g.direction[static_cast<std::size_t>(3 * r + 2)] = normal[static_cast<std::size_t>(r)];
+  g.origin = first.ipp;
+  for (std::size_t r = 0; r < 3; ++r) {
+    g.direction[3 * r + 0] = grid.row[r];
+    g.direction[3 * r + 1] = grid.col[r];
+    g.direction[3 * r + 2] = grid.normal[r];
   }
   validate_geometry(g, path);
   v.voxels.resize(g.voxel_count());
-  const std::size_t per_slice = g.size[0] * g.size[1];
   bool all_integer = true;
-  for (std::size_t k = 0; k < slices.size(); ++k) {
-    decode_pixels(slices[k], v.voxels.data() + k * per_slice, &all_integer);
-  }
+  fill_voxels(v, slices, &all_integer);
   v.stored_type = choose_stored_type(v, all_integer);
+  const DicomSeriesInfo& info = chosen->info;
   v.metadata["source"] = path;
   v.metadata["format"] = "DICOM";
-  v.metadata["modality"] = chosen->modality;
-  v.metadata["series_uid"] = chosen->series_uid;
-  v.metadata["series_number"] = chosen->series_number;
-  v.metadata["series_description"] = chosen->series_description;
-  v.metadata["study_uid"] = chosen->study_uid;
+  v.metadata["modality"] = info.modality;
+  v.metadata["series_uid"] = info.series_uid;
+  v.metadata["series_number"] = info.series_number;
+  v.metadata["series_description"] = info.series_description;
+  v.metadata["study_uid"] = info.study_uid;
+  if (!info.part.empty()) v.metadata["series_part"] = info.part;
+  if (n_volumes > 1) {
+    v.metadata["volume"] = std::to_string(t);
+    v.metadata["volumes"] = std::to_string(n_volumes);
+    v.metadata["varies"] = join(grid.varies, "; ");
+  }
   return v;
 }
 

@@ -42,6 +42,7 @@ int run_convert(const po::variables_map& vm) {
   const std::string out = vm["output"].as<std::string>();
   io::ReadOptions ro;
   ro.series = vm["series"].as<std::string>();
+  ro.volume = vm["volume"].as<long>();
   const std::string to = vm["to"].as<std::string>();
   if (to == "dicom") return convert_to_dicom(vm, in, out, ro);
   if (!to.empty()) throw UsageError("convert: --to '" + to + "' is not known (only 'dicom'; other formats come from OUT's suffix)");
@@ -78,11 +79,12 @@ Command make_convert_command() {
   Command c;
   c.name = "convert";
   c.summary = "convert a volume or DICOM series to NIfTI, MetaImage, NRRD, PNG or synthetic DICOM";
-  c.usage = "medsynth convert IN OUT [--series UID|N] [--type T] [--slice K] [--labels] [--force]\n"
+  c.usage = "medsynth convert IN OUT [--series UID|N] [--volume N] [--type T] [--slice K] [--labels] [--force]\n"
             "       medsynth convert IN OUT_DIR --to dicom [--template SRC.dcm] [--uid-root ROOT] [--force]";
   c.details =
-      "IN is anything 'medsynth info' reads. OUT's suffix picks the format: .nii.gz, .nii, .mha,\n"
-      ".mhd, .nrrd, .nhdr, or .png for a single slice. Voxels keep their stored type unless\n"
+      "IN is anything 'medsynth info' reads (a 4-D DICOM series needs --volume N). OUT's suffix\n"
+      "picks the format: .nii.gz, .nii, .mha, .mhd, .nrrd, .nhdr, or .png for a single slice.\n"
+      "Voxels keep their stored type unless\n"
       "--type says otherwise (values are then rounded and clamped). The output is written to a\n"
       "temporary name and renamed, so a failed run leaves nothing behind; an existing OUT is\n"
       "replaced only with --force.\n"
@@ -95,6 +97,9 @@ Command make_convert_command() {
         ("output", po::value<std::string>()->required(), "file to write")
         ("series", po::value<std::string>()->default_value(""),
          "DICOM: the series to convert, by SeriesInstanceUID or its number in 'medsynth info'")
+        ("volume", po::value<long>()->default_value(-1),
+         "DICOM: the volume (0-based) of a 4-D series (fMRI, diffusion) to convert; a 4-D "
+         "series without it is refused, listing what varies")
         ("type", po::value<std::string>()->default_value(""),
          "output voxel type: uint8, int8, uint16, int16, uint32, int32, float32, float64")
         ("slice", po::value<long>()->default_value(-1),

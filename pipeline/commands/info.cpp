@@ -16,6 +16,7 @@ int run_info(const po::variables_map& vm) {
   const std::string path = vm["path"].as<std::string>();
   io::ReadOptions ro;
   ro.series = vm["series"].as<std::string>();
+  ro.volume = vm["volume"].as<long>();
   const bool as_json = vm.count("json") > 0;
 
   nlohmann::json j;
@@ -32,6 +33,11 @@ int run_info(const po::variables_map& vm) {
     read_one = !series.empty() && (series.size() == 1 || !ro.series.empty());
     if (series.empty()) {
       io::read_volume(path, ro);  // throws the reason no image was found
+    }
+    // A 4-D series is described by one volume (the first unless --volume says otherwise).
+    for (std::size_t i = 0; i < series.size() && read_one && ro.volume < 0; ++i) {
+      const bool chosen = ro.series.empty() || ro.series == std::to_string(i + 1) || ro.series == series[i].series_uid;
+      if (chosen && series[i].volumes > 1) ro.volume = 0;
     }
   }
   if (read_one) j["volume"] = volume_json(io::read_volume(path, ro));
@@ -50,17 +56,22 @@ Command make_info_command() {
   Command c;
   c.name = "info";
   c.summary = "show what a volume, DICOM file or DICOM folder holds";
-  c.usage = "medsynth info PATH [--series UID|N] [--json]";
+  c.usage = "medsynth info PATH [--series UID|N] [--volume N] [--json]";
   c.details =
       "PATH is a NIfTI (.nii, .nii.gz), MetaImage (.mha, .mhd), NRRD (.nrrd, .nhdr) or PNG file,\n"
       "a DICOM file, or a folder (searched recursively) of DICOM files. Prints size, spacing,\n"
       "origin, direction and orientation code (LPS frame; letters say where each axis points),\n"
-      "stored data type, intensity range and modality. For a DICOM folder it lists the series.";
+      "stored data type, intensity range and modality. For a DICOM folder it lists the series (a\n"
+      "stack or echo of an enhanced or multi-echo series is listed as a series of its own) with\n"
+      "the number of volumes along a 4th dimension and what varies along it (time, b-value, ...);\n"
+      "a 4-D series is described by its volume 0, or the one --volume N chooses.";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
     d.add_options()
         ("path", po::value<std::string>()->required(), "file or folder to describe")
         ("series", po::value<std::string>()->default_value(""),
          "DICOM: the series to describe, by SeriesInstanceUID or its number in the list")
+        ("volume", po::value<long>()->default_value(-1),
+         "DICOM: the volume (0-based) of a 4-D series to describe (default: volume 0)")
         ("json", "print JSON instead of text");
     p.add("path", 1);
   };

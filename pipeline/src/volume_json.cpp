@@ -37,7 +37,12 @@ nlohmann::json series_json(const std::vector<io::DicomSeriesInfo>& series) {
                    {"study_uid", s.study_uid},
                    {"rows", s.rows},
                    {"columns", s.columns},
-                   {"files", s.files.size()}});
+                   {"files", s.files.size()},
+                   {"part", s.part},
+                   {"frames", s.frames},
+                   {"volumes", s.volumes},
+                   {"varies", s.varies},
+                   {"problem", s.problem}});
   }
   return arr;
 }
@@ -50,10 +55,19 @@ std::string format_info_text(const nlohmann::json& info) {
   if (info.contains("series")) {
     os << "series:      " << info["series"].size() << "\n";
     for (const auto& s : info["series"]) {
-      os << "  " << s["index"] << ": " << s["series_uid"].get<std::string>() << "  #"
+      const std::string part = s.value("part", "");
+      os << "  " << s["index"] << ": " << s["series_uid"].get<std::string>()
+         << (part.empty() ? "" : " (" + part + ")") << "  #"
          << s["series_number"].get<std::string>() << " " << s["modality"].get<std::string>() << " '"
          << s["description"].get<std::string>() << "' " << s["columns"] << "x" << s["rows"] << ", "
-         << s["files"] << " file(s)\n";
+         << s["files"] << " file(s)";
+      if (s.value("frames", 0) != s["files"].get<int>()) os << ", " << s["frames"] << " frame(s)";
+      if (s.value("volumes", 1) > 1) os << ", " << s["volumes"] << " volumes";
+      os << "\n";
+      if (s.value("volumes", 1) > 1) {
+        for (const auto& v : s["varies"]) os << "     varies: " << v.get<std::string>() << "\n";
+      }
+      if (!s.value("problem", "").empty()) os << "     cannot be read: " << s["problem"].get<std::string>() << "\n";
     }
     if (!info["skipped_files"].empty()) {
       os << "skipped:     " << info["skipped_files"].size() << " file(s) that are not DICOM images\n";
@@ -69,7 +83,14 @@ std::string format_info_text(const nlohmann::json& info) {
       t << std::setprecision(6) << a[0].get<double>() << " " << a[1].get<double>() << " " << a[2].get<double>();
       return t.str();
     };
-    os << "size:        " << v["size"][0] << " x " << v["size"][1] << " x " << v["size"][2] << "\n";
+    os << "size:        " << v["size"][0] << " x " << v["size"][1] << " x " << v["size"][2];
+    const auto& meta = v["metadata"];
+    if (meta.contains("volumes")) {
+      os << " x " << meta["volumes"].get<std::string>() << " (4-D: showing volume " << meta["volume"].get<std::string>()
+         << ", choose with --volume N)";
+    }
+    os << "\n";
+    if (meta.contains("varies")) os << "4th axis:    " << meta["varies"].get<std::string>() << "\n";
     os << "spacing:     " << triple(v["spacing"]) << " mm\n";
     os << "origin:      " << triple(v["origin"]) << " mm (LPS)\n";
     const auto& d = v["direction"];

@@ -20,6 +20,9 @@ struct ReadOptions {
   // DICOM only: which series when a folder holds several: a SeriesInstanceUID or the 1-based
   // position in list_dicom_series(). Empty: the folder must hold exactly one series.
   std::string series;
+  // DICOM only: which volume (0-based) of a 4-D series (time, diffusion, ...). -1: the series
+  // must hold one volume; a 4-D series is refused, listing what varies along its 4th dimension.
+  long volume = -1;
 };
 
 Volume read_volume(const std::string& path, const ReadOptions& options = {});
@@ -37,15 +40,21 @@ void write_volume(const Volume& volume, const std::string& path, const WriteOpti
 void write_label_volume(const LabelVolume& labels, const std::string& path,
                         const WriteOptions& options = {});
 
-// One DICOM series found under a path (file, folder or folder tree).
+// One DICOM series found under a path (file, folder or folder tree): a SeriesInstanceUID, or one
+// stack or echo of it when it holds several (`part` says which, e.g. "echo 2").
 struct DicomSeriesInfo {
   std::string series_uid;
+  std::string part, stack, echo;
   std::string series_number;
   std::string series_description;
   std::string modality;
   std::string study_uid;
-  std::size_t rows = 0, columns = 0;
+  std::size_t rows = 0, columns = 0;  // of one slice (a mosaic's tile)
   std::vector<std::string> files;
+  std::size_t frames = 0;   // 2-D slices in all files (enhanced frames, mosaic tiles)
+  std::size_t volumes = 1;  // along the 4th dimension
+  std::vector<std::string> varies;  // what differs between the volumes: "name: values"
+  std::string problem;      // why the frames cannot be arranged as volumes ("" when they can)
 };
 
 // Series under `path`, ordered by series number then UID. Files that are not DICOM images are
