@@ -475,6 +475,15 @@ json run_evaluate(Context& ctx, json& artefacts) {
     const auto& p = report["paired"]["volume"];
     std::cout << "evaluate: " << v.at("name").get<std::string>() << ": SSIM " << p["ssim"].dump() << "  PSNR "
               << p["psnr"].dump() << " dB  MAE " << p["mae"].dump() << (in.mask.empty() ? "" : " (held-out mask)");
+    // Figures across slices (synthetic / real; 1 is real-like) and FD beside its real-vs-real baseline.
+    const json through = report["through_plane"]["ratio"], sharp = report["sharpness"]["ratio"];
+    std::cout << "  through-plane x" << through.dump() << "  sharpness x" << sharp.dump();
+    const json& d = report["distribution"];
+    if (d.contains("frechet_distance")) {
+      std::cout << "  FD " << d["frechet_distance"].dump();
+      if (d.contains("baseline") && d["baseline"].contains("frechet_distance"))
+        std::cout << " (real-vs-real " << d["baseline"]["frechet_distance"].dump() << ")";
+    }
     if (report.contains("privacy")) {
       std::cout << "  memorisation: " << report["privacy"]["flagged_count"].dump() << " of "
                 << report["privacy"]["synthetic_slices"].dump() << " slices flagged";
@@ -484,7 +493,9 @@ json run_evaluate(Context& ctx, json& artefacts) {
     artefacts.push_back(ctx.rel(dir / "report.json"));
     out["reports"].push_back({{"name", v.at("name")}, {"html", ctx.rel(dir / "report.html")},
                               {"json", ctx.rel(dir / "report.json")}, {"ssim", p["ssim"]}, {"psnr", p["psnr"]},
-                              {"mae", p["mae"]}, {"masked", !in.mask.empty()}});
+                              {"mae", p["mae"]}, {"masked", !in.mask.empty()}, {"through_plane_ratio", through},
+                              {"sharpness_ratio", sharp}, {"sagittal_ssim", report["reslices"]["sagittal"].value("ssim", json())},
+                              {"coronal_ssim", report["reslices"]["coronal"].value("ssim", json())}});
   }
   return out;
 }

@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <regex>
 #include <sstream>
 
 #include "medsynth/io/volume_io.h"
+#include "medsynth/validation/feature_extractor.h"
+#include "medsynth/validation/slice.h"
 #include "medsynth/validation/tissue_segmentation.h"
 #include "test_util.h"
 #include "validation_fixtures.h"
@@ -285,4 +288,135 @@ TEST(Evaluate, ReadsADicomSeriesAsTheRealVolumeAndReportsIdenticalImagesHonestly
   EXPECT_EQ(j["diversity"]["synthetic"]["mean_ms_ssim"], j["diversity"]["real"]["mean_ms_ssim"]);
   const std::string html = slurp(tmp.str("r/report.html"));
   EXPECT_NE(html.find("∞ dB"), std::string::npos);
+}
+
+// The runner's case, one subject split by slab: the real volume is ch2bet whole, the mask the
+// held-out slab (whole axial slices 100..149), the training volume ch2bet with the slab blanked
+// (as run_evaluate writes it) and the synthetic volume ch2bet blurred in-plane with a gain that
+// changes from slice to slice (what independent slices sampled at a coarse grid look like).
+TEST(Evaluate, ReportsVolumeFiguresAndARealVsRealBaselineBesideTheDistributionFigures) {
+  TempDir tmp;
+  const std::string bet = data_file(kTemplates + "ch2bet.nii.gz", "mricron-data");
+  auto p = python(kVolumeFigureHelpers +
+                  "out = '" + tmp.str() + "'\n"
+                  "img = nib.load('" + bet + "')\n"
+                  "a = np.asarray(img.dataobj, dtype=np.float32)\n"
+                  "X, Y, Z = axes = axes_of(img.affine)\n"
+                  "rng = np.random.default_rng(3)\n"
+                  "gain = (1 + 0.1 * rng.standard_normal(a.shape[Z])).astype(np.float32)\n"
+                  "shape = [1, 1, 1]; shape[Z] = -1\n"
+                  "syn = ndimage.gaussian_filter(a, sigma=[0 if ax == Z else 1.5 for ax in range(3)]) * gain.reshape(shape)\n"
+                  "m = np.zeros(a.shape, bool); idx = [slice(None)] * 3; idx[Z] = slice(100, 150); m[tuple(idx)] = True\n"
+                  "train = np.where(m, 0, a).astype(np.float32)\n"
+                  "for name, v in dict(real=a, synthetic=syn, mask=m.astype(np.float32), train=train).items():\n"
+                  "    nib.save(nib.Nifti1Image(v.astype(np.float32), img.affine), f'{out}/{name}.nii.gz')\n"
+                  "real, syn = a.astype(np.float64), syn.astype(np.float64)\n"
+                  "L = float(real[m].max() - real[m].min())\n"
+                  "print(json.dumps(dict(L=L, coherence=[coherence(v, m, axes) for v in (real, syn)],\n"
+                  "    band=[band_power(v, m, axes) for v in (real, syn)],\n"
+                  "    sagittal=plane_figures(real, syn, L, X, m), coronal=plane_figures(real, syn, L, Y, m))))\n",
+                  300);
+  ASSERT_EQ(p.exit_code, 0) << "python3-scipy / python3-nibabel reference failed:\n" << p.err;
+  const auto ref = nlohmann::json::parse(p.out);
+  const std::string out = tmp.str("report");
+  auto r = run_medsynth("evaluate --real " + tmp.str("real.nii.gz") + " --synthetic " + tmp.str("synthetic.nii.gz") +
+                        " --mask " + tmp.str("mask.nii.gz") + " --train " + tmp.str("train.nii.gz") + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(out + "/report.json"));
+  EXPECT_NEAR(j["data_range"]["value"].get<double>(), ref["L"].get<double>(), 1e-9);
+
+  // Through-plane coherence inside the mask, per volume and as a ratio.
+  const auto& t = j["through_plane"];
+  EXPECT_EQ(t["slice_axis"]["index_axis"], 2);
+  EXPECT_EQ(t["slice_axis"]["points"], "S");
+  EXPECT_EQ(t["in_plane_axis"]["points"], "R");  // index axis 0 of a RAS volume, nearest L-R
+  EXPECT_EQ(t["region"], "inside the mask");
+  const char* sides[] = {"real", "synthetic"};
+  for (int s = 0; s < 2; ++s) {
+    SCOPED_TRACE(sides[s]);
+    const auto& c = t[sides[s]];
+    const auto& rc = ref["coherence"][s];
+    EXPECT_EQ(c["through_pairs"], rc["through_pairs"]);
+    EXPECT_NEAR(c["through_plane_mad"].get<double>(), rc["through_plane"].get<double>(), 1e-9 * rc["through_plane"].get<double>());
+    EXPECT_NEAR(c["in_plane_mad"].get<double>(), rc["in_plane"].get<double>(), 1e-9 * rc["in_plane"].get<double>());
+    EXPECT_NEAR(c["coherence"].get<double>(), rc["coherence"].get<double>(), 1e-9);
+    const auto& b = j["sharpness"][sides[s]];
+    const auto& rb = ref["band"][s];
+    EXPECT_NEAR(b["band_power"].get<double>(), rb["band"].get<double>(), 1e-9 * rb["band"].get<double>());
+    EXPECT_NEAR(b["total_power"].get<double>(), rb["total"].get<double>(), 1e-9 * rb["total"].get<double>());
+  }
+  EXPECT_NEAR(t["ratio"].get<double>(), t["synthetic"]["coherence"].get<double>() / t["real"]["coherence"].get<double>(), 1e-12);
+  EXPECT_GT(t["ratio"].get<double>(), 1.5);  // the gain steps between slices
+  EXPECT_EQ(j["sharpness"]["slices"], 50);
+  EXPECT_LT(j["sharpness"]["ratio"].get<double>(), 0.1);  // the in-plane blur
+  // Sagittal and coronal slices through the paired SSIM/PSNR code, inside the mask.
+  for (const char* plane : {"sagittal", "coronal"}) {
+    SCOPED_TRACE(plane);
+    EXPECT_NEAR(j["reslices"][plane]["ssim"].get<double>(), ref[plane]["ssim"].get<double>(), 1e-4);
+    EXPECT_NEAR(j["reslices"][plane]["psnr"].get<double>(), ref[plane]["psnr"].get<double>(), 1e-4);
+    EXPECT_LT(j["reslices"][plane]["ssim"].get<double>(), j["paired"]["volume"]["ssim"].get<double>());
+  }
+  EXPECT_EQ(j["reslices"]["axial"]["ssim"], j["paired"]["volume"]["ssim"]);
+
+  // The baseline: training slices, as many as the synthetic set, against the same real set; its
+  // figures recomputed here with numpy/scipy from the features of the slices it lists.
+  const auto& d = j["distribution"];
+  ASSERT_TRUE(d.contains("frechet_distance")) << d.dump();
+  ASSERT_TRUE(d["baseline"].contains("frechet_distance")) << d["baseline"].dump();
+  const auto& b = d["baseline"];
+  EXPECT_EQ(b["train_slices"], d["synthetic_slices"]);
+  EXPECT_EQ(b["real_slices"], d["real_slices"]);
+  EXPECT_EQ(b["train_slice_indices"].size(), b["train_slices"].get<std::size_t>());
+  // On the real grid the training slices nearest the slab stand in: none inside it, all next to it.
+  EXPECT_EQ(b["train_choice"], "nearest the real set's slices along k (same grid)");
+  for (const auto& k : b["train_slice_indices"]) {
+    EXPECT_TRUE(k.get<int>() < 100 || k.get<int>() >= 150) << k;
+    EXPECT_TRUE(k.get<int>() >= 50 && k.get<int>() < 200) << k;
+  }
+  const io::Volume real = io::read_volume(tmp.str("real.nii.gz")), train = io::read_volume(tmp.str("train.nii.gz"));
+  const io::Volume mask = io::read_volume(tmp.str("mask.nii.gz"));
+  std::vector<validation::Slice> rs, ts;
+  std::vector<validation::SliceMask> rm;
+  for (const auto& k : j["slice_sets"]["real"]) {
+    rs.push_back(validation::slice_of(real, k.get<std::size_t>()));
+    rm.push_back(validation::mask_slice_of(mask, k.get<std::size_t>()));
+  }
+  for (const auto& k : b["train_slice_indices"]) ts.push_back(validation::slice_of(train, k.get<std::size_t>()));
+  const double low = j["data_range"]["low"].get<double>(), range = j["data_range"]["value"].get<double>();
+  const validation::RadiomicsFeatureExtractor radiomics(validation::RadiomicsOptions{low, low + range, 32, 32});
+  auto write_matrix = [](const validation::FeatureMatrix& f, const std::string& path) {
+    std::ofstream o(path);
+    o.precision(17);
+    for (std::size_t i = 0; i < f.rows; ++i)
+      for (std::size_t c = 0; c < f.cols; ++c) o << f.at(i, c) << (c + 1 < f.cols ? " " : "\n");
+  };
+  write_matrix(validation::extract_features(radiomics, rs, &rm), tmp.str("real.txt"));
+  write_matrix(validation::extract_features(radiomics, ts), tmp.str("train.txt"));
+  auto q = python("import json, numpy as np, scipy.linalg\n"
+                  "r = np.loadtxt('" + tmp.str("real.txt") + "'); t = np.loadtxt('" + tmp.str("train.txt") + "')\n"
+                  "mu, sd = r.mean(0), r.std(0, ddof=1); keep = sd > 1e-12 * np.maximum(1, np.abs(mu))\n"
+                  "a, b = ((r - mu) / sd)[:, keep], ((t - mu) / sd)[:, keep]\n"
+                  "s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)\n"
+                  "fd = float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real))\n"
+                  "def d(x, y): return np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(-1))\n"
+                  "dxx, dyy, dxy = d(a, a), d(b, b), d(a, b); m, n = len(a), len(b)\n"
+                  "sig = " + std::to_string(d["mmd_bandwidth"].get<double>()) + "\n"
+                  "k = lambda D: np.exp(-D ** 2 / (2 * sig ** 2))\n"
+                  "mmd2 = (k(dxx).sum() - m) / (m * (m - 1)) + (k(dyy).sum() - n) / (n * (n - 1)) - 2 * k(dxy).mean()\n"
+                  "rad = lambda D, kk: np.sort(D, axis=1)[:, kk]\n"
+                  "print(json.dumps(dict(fd=fd, mmd2=float(mmd2),\n"
+                  "    precision=float((dxy <= rad(dxx, 3)[:, None]).any(axis=0).mean()),\n"
+                  "    recall=float((dxy <= rad(dyy, 3)[None, :]).any(axis=1).mean()),\n"
+                  "    density=float((dxy <= rad(dxx, 5)[:, None]).sum() / (5 * n)),\n"
+                  "    coverage=float((dxy.min(axis=1) <= rad(dxx, 5)).mean()))))\n");
+  ASSERT_EQ(q.exit_code, 0) << "python3-scipy reference failed: " << q.err;
+  const auto rb = nlohmann::json::parse(q.out);
+  EXPECT_NEAR(b["frechet_distance"].get<double>(), rb["fd"].get<double>(), 1e-6 * std::max(1.0, rb["fd"].get<double>()));
+  EXPECT_NEAR(b["mmd2"].get<double>(), rb["mmd2"].get<double>(), 1e-6);
+  for (const char* key : {"precision", "recall", "density", "coverage"}) EXPECT_NEAR(b[key].get<double>(), rb[key].get<double>(), 1e-9) << key;
+  EXPECT_EQ(b["mmd_bandwidth"], d["mmd_bandwidth"]);
+  // The page shows both.
+  const std::string html = slurp(out + "/report.html");
+  EXPECT_NE(html.find("Across slices and in-plane sharpness"), std::string::npos);
+  EXPECT_NE(html.find("training vs real (baseline)"), std::string::npos);
 }

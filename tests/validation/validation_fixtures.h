@@ -110,4 +110,83 @@ def ms_ssim_ref(a, b, L, mask=None):
     return out
 )PY";
 
+// numpy/scipy references of the volume figures (docs/metrics.md, "Volume figures"), written from
+// the definitions with nibabel's own orientation code for the axes, prepended to a test's script.
+inline const std::string kVolumeFigureHelpers = R"PY(
+import json, sys
+import numpy as np
+import nibabel as nib
+from scipy import ndimage
+
+def load(path):
+    img = nib.load(path)
+    return np.asarray(img.dataobj, dtype=np.float64), img.affine
+
+def axes_of(affine):
+    # Array axes along world R-L, A-P and S-I, from nibabel's orientation of the affine.
+    ornt = nib.orientations.io_orientation(affine)
+    return [int(np.where(ornt[:, 0] == w)[0][0]) for w in range(3)]
+
+def region_of(real, mask=None):
+    return mask != 0 if mask is not None else real > real.min()
+
+def mad_along(v, R, axis):
+    lo = [slice(None)] * 3; hi = [slice(None)] * 3
+    lo[axis] = slice(0, -1); hi[axis] = slice(1, None)
+    both = R[tuple(lo)] & R[tuple(hi)]
+    return float(np.abs(v[tuple(hi)] - v[tuple(lo)])[both].mean()), int(both.sum())
+
+def coherence(v, R, axes):
+    X, Y, Z = axes
+    t, tn = mad_along(v, R, Z)
+    i, n = mad_along(v, R, X)
+    return dict(through_plane=t, in_plane=i, coherence=t / i, through_pairs=tn, in_pairs=n)
+
+def band_power(v, R, axes, lo=0.2, hi=0.5, taper=8.0):
+    X, Y, Z = axes
+    vv = np.moveaxis(v, (X, Y, Z), (0, 1, 2)); RR = np.moveaxis(R, (X, Y, Z), (0, 1, 2))
+    p2 = lambda n: 1 << int(np.ceil(np.log2(n)))
+    px, py = p2(vv.shape[0]), p2(vv.shape[1])
+    fx, fy = np.fft.fftfreq(px), np.fft.fftfreq(py)
+    band = np.sqrt(fx[:, None] ** 2 + fy[None, :] ** 2)
+    band = (band >= lo) & (band <= hi)
+    B = T = 0.0; n = 0
+    for k in range(vv.shape[2]):
+        r = RR[:, :, k]
+        if not r.any():
+            continue
+        d = ndimage.distance_transform_edt(np.pad(r, 1))[1:-1, 1:-1]
+        w = np.where(r, 0.5 - 0.5 * np.cos(np.pi * np.minimum(d, taper) / taper), 0.0)
+        x = vv[:, :, k]
+        s = w * (x - (w * x).sum() / w.sum())
+        P = np.abs(np.fft.fft2(s, s=(px, py))) ** 2
+        B += float(P[band].sum()); T += float(P.sum()); n += 1
+    return dict(band=B, total=T, slices=n, padded=[px, py])
+
+def plane_figures(a, b, L, slice_axis, m):
+    # skimage's SSIM (Gaussian sigma 1.5, truncate 3.5, population covariances, 5-pixel border
+    # cropped) on every 2-D slice across slice_axis at once: a 3-D Gaussian with sigma 0 along
+    # that axis filters each slice on its own. Pixel-weighted mean inside the mask; PSNR pooled.
+    # Only the mask's bounding box plus the window radius is filtered (the same figure, faster).
+    full = a.shape
+    box = tuple(slice(max(0, int(i.min()) - 5), int(i.max()) + 6) for i in np.nonzero(m))
+    lo = [s.start for s in box]
+    a, b, m = a[box], b[box], m[box]
+    sig = [1.5] * 3; sig[slice_axis] = 0
+    f = lambda x: ndimage.gaussian_filter(x, sigma=sig, truncate=3.5, mode='reflect')
+    ux, uy = f(a), f(b)
+    vx, vy, vxy = f(a * a) - ux * ux, f(b * b) - uy * uy, f(a * b) - ux * uy
+    C1, C2 = (0.01 * L) ** 2, (0.03 * L) ** 2
+    S = ((2 * ux * uy + C1) * (2 * vxy + C2)) / ((ux * ux + uy * uy + C1) * (vx + vy + C2))
+    valid = m.copy()
+    for ax in range(3):
+        if ax == slice_axis:
+            continue
+        idx = [slice(None)] * 3
+        idx[ax] = slice(0, max(0, 5 - lo[ax])); valid[tuple(idx)] = False
+        idx[ax] = slice(full[ax] - 5 - lo[ax], None); valid[tuple(idx)] = False
+    mse = float(((a - b) ** 2)[m].mean())
+    return dict(ssim=float(S[valid].mean()), psnr=float(10 * np.log10(L * L / mse)))
+)PY";
+
 }  // namespace medsynth::test

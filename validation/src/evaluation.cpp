@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -21,6 +23,7 @@
 #include "medsynth/validation/ms_ssim.h"
 #include "medsynth/validation/png_montage.h"
 #include "medsynth/validation/tissue_segmentation.h"
+#include "medsynth/validation/volume_metrics.h"
 #include "medsynth/version.h"
 #include "parallel.h"
 #include "resample.h"
@@ -221,6 +224,133 @@ json match_json(const NearestTrainingSlice& m, const std::vector<std::size_t>& q
           {"ssim", m.ssim}};
 }
 
+// Fréchet distance, MMD², precision/recall and density/coverage of one set against the
+// (standardised) real set; bandwidth <= 0: the median heuristic. The baseline block uses the
+// synthetic comparison's bandwidth, so both MMD² figures share one kernel.
+json distribution_figures(const FeatureMatrix& real, const FeatureMatrix& other, double bandwidth = 0) {
+  const MmdResult mm = mmd(real, other, bandwidth);
+  const PrecisionRecall pr = precision_recall(real, other, 3);
+  const DensityCoverage dc = density_coverage(real, other, 5);
+  return {{"frechet_distance", frechet_distance(real, other)},
+          {"mmd2", mm.mmd2},
+          {"mmd_bandwidth", mm.bandwidth},
+          {"precision", pr.precision},
+          {"recall", pr.recall},
+          {"pr_k", pr.k},
+          {"density", dc.density},
+          {"coverage", dc.coverage},
+          {"dc_k", dc.k}};
+}
+
+// Which n training slices stand in for the synthetic set in the real-vs-real baseline
+// (positions into train_k). On the real volume's grid (one subject split by slab, as the runner
+// passes it): the n nearest the real set's slices along k, ties to the lower k, so they show the
+// same levels of the anatomy. Otherwise n evenly spaced (the middle of n equal runs). All when
+// n >= train_k.size().
+std::vector<std::size_t> baseline_slices(const std::vector<std::size_t>& train_k, const std::vector<std::size_t>& real_k,
+                                         std::size_t n, bool same_grid) {
+  std::vector<std::size_t> out;
+  const std::size_t size = train_k.size();
+  if (n >= size) n = size;
+  if (!same_grid || real_k.empty() || n == size) {
+    for (std::size_t i = 0; i < n; ++i) out.push_back(n == size ? i : (2 * i + 1) * size / (2 * n));
+    return out;
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> by_distance;  // (distance to the real set, position)
+  for (std::size_t i = 0; i < size; ++i) {
+    std::size_t d = SIZE_MAX;
+    for (std::size_t r : real_k) d = std::min(d, train_k[i] > r ? train_k[i] - r : r - train_k[i]);
+    by_distance.emplace_back(d, i);
+  }
+  std::sort(by_distance.begin(), by_distance.end());
+  for (std::size_t i = 0; i < n; ++i) out.push_back(by_distance[i].second);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// synthetic / real, null when the real figure is 0 or not finite.
+json ratio(double synthetic, double real) {
+  return std::isfinite(real) && real != 0 ? number(synthetic / real) : json(nullptr);
+}
+
+json plane_json(const PairedResult& p, int slice_axis) {
+  return {{"ssim", p.volume.has_ssim ? number(p.volume.ssim) : json(nullptr)},
+          {"ms_ssim", p.volume.has_ms_ssim ? number(p.volume.ms_ssim) : json(nullptr)},
+          {"ms_ssim_scales", p.ms_ssim_scales},
+          {"psnr", number(p.volume.psnr)},
+          {"mae", number(p.volume.mae)},
+          {"mse", number(p.volume.mse)},
+          {"voxels", p.volume.voxels},
+          {"slices", p.slices.size()},
+          {"slice_index_axis", slice_axis}};
+}
+
+// Figures across slices (docs/metrics.md, "Volume figures"): through-plane coherence, the paired
+// figures of sagittal and coronal slices, in-plane band power. Region: the mask, else the real
+// foreground; the sagittal/coronal paired figures count the voxels the axial ones count.
+void add_volume_figures(json& report, const io::Volume& real, const io::Volume& synthetic, const io::Volume* mask,
+                        const PairedResult& axial, unsigned threads) {
+  const std::array<int, 3> axes = canonical_axes(real.geometry);
+  const std::string code = real.geometry.orientation_code();
+  auto axis_json = [&](int canonical) {
+    const int a = axes[static_cast<std::size_t>(canonical)];
+    return json{{"index_axis", a}, {"points", std::string(1, code[static_cast<std::size_t>(a)])}};
+  };
+  const std::vector<std::uint8_t> region = evaluation_region(real, mask);
+  const std::string region_rule = mask ? "inside the mask" : "voxels above the real volume's minimum (foreground)";
+  const ThroughPlaneCoherence cr = through_plane_coherence(real, region, threads);
+  const ThroughPlaneCoherence cs = through_plane_coherence(synthetic, region, threads);
+  auto coherence_json = [](const ThroughPlaneCoherence& c) {
+    return json{{"through_plane_mad", number(c.through_plane)}, {"in_plane_mad", number(c.in_plane)},
+                {"coherence", number(c.coherence)}, {"through_pairs", c.through_pairs}, {"in_pairs", c.in_pairs}};
+  };
+  report["through_plane"] = {{"slice_axis", axis_json(2)},
+                             {"in_plane_axis", axis_json(0)},
+                             {"region", region_rule},
+                             {"real", coherence_json(cr)},
+                             {"synthetic", coherence_json(cs)},
+                             {"ratio", ratio(cs.coherence, cr.coherence)}};
+
+  // Sagittal slices lie at one x (image P x S), coronal at one y (image L x S).
+  auto plane = [&](const std::array<int, 3>& order) -> json {
+    const io::Volume r = permute_axes(real, order), s = permute_axes(synthetic, order);
+    io::Volume m;
+    if (mask) m = permute_axes(*mask, order);
+    PairedOptions po;
+    po.data_range = axial.data_range;
+    po.mask = mask ? &m : nullptr;
+    po.threads = threads;
+    try {
+      return plane_json(paired_metrics(r, s, po), order[2]);
+    } catch (const Error& e) {
+      return {{"skipped", e.what()}};  // a volume under 11 slices has no sagittal SSIM
+    }
+  };
+  const int x = axes[0], y = axes[1], z = axes[2];
+  // Axial slices are the paired figures' own when the third index axis is the axial one.
+  report["reslices"] = {{"axial", z == 2 ? plane_json(axial, 2) : plane({x, y, z})},
+                        {"sagittal", plane({y, z, x})},
+                        {"coronal", plane({x, z, y})}};
+
+  BandPowerOptions bo;
+  bo.threads = threads;
+  const BandPower br = in_plane_band_power(real, region, bo), bs = in_plane_band_power(synthetic, region, bo);
+  auto band_json = [](const BandPower& b) {
+    return json{{"band_power", b.band}, {"total_power", b.total},
+                {"band_fraction", b.total > 0 ? number(b.band / b.total) : json(nullptr)}};
+  };
+  report["sharpness"] = {{"band_cycles_per_voxel", {bo.low, bo.high}},
+                         {"slice_axis", axis_json(2)},
+                         {"region", region_rule},
+                         {"slices", br.slices},
+                         {"fft_size", br.padded},
+                         {"real", band_json(br)},
+                         {"synthetic", band_json(bs)},
+                         {"ratio", ratio(bs.band, br.band)},
+                         {"fraction_ratio", br.total > 0 && bs.total > 0 ? ratio(bs.band / bs.total, br.band / br.total)
+                                                                         : json(nullptr)}};
+}
+
 template <typename T>
 void require_grid(const io::Image<T>& v, const io::Volume& real, const std::string& what, const std::string& path,
                   const std::string& real_path) {
@@ -301,6 +431,8 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   report["mask"] = in.mask.empty() ? json(nullptr) : json{{"path", in.mask}, {"voxels", paired.mask_voxels}};
   report["paired"] = paired_json(paired);
   lap("paired");
+  add_volume_figures(report, real, synthetic, in.mask.empty() ? nullptr : &mask, paired, in.threads);
+  lap("volume");
 
   // Unpaired sets: slices with anatomy in each volume.
   // With a mask (a held-out slab), only slices it reaches: the sets then hold the held-out
@@ -317,6 +449,26 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   report["slice_sets"] = {{"real", real_k}, {"synthetic", syn_k},
                           {"rule", in.mask.empty() ? "at least 1% of pixels above low + 0.1 x data range, not constant"
                                       : "at least 1% of pixels above low + 0.1 x data range, not constant, reached by the mask"}};
+  // The training volume (--train): the memorisation check's training set and the real-vs-real
+  // baseline of the distribution figures.
+  std::optional<io::Volume> train;
+  std::vector<Slice> train_set;
+  std::vector<std::size_t> train_k;
+  if (!in.train.empty()) {
+    train = io::read_volume(in.train);
+    report["inputs"]["train"] = file_provenance(in.train);
+    report["inputs"]["train"]["grid"] = grid_json(train->geometry);
+    if (train->geometry.size[0] != real.geometry.size[0] || train->geometry.size[1] != real.geometry.size[1]) {
+      throw Error(in.train + ": training slices are " + std::to_string(train->geometry.size[0]) + "x" +
+                      std::to_string(train->geometry.size[1]) + ", synthetic slices " +
+                      std::to_string(real.geometry.size[0]) + "x" + std::to_string(real.geometry.size[1]) +
+                      ": the memorisation check compares slices of one size",
+                  ExitCode::kBadInput);
+    }
+    train_k = content_slices(*train, low, range);
+    train_set = pick(*train, train_k);
+    if (train_set.empty()) throw Error(in.train + ": no training slice with content", ExitCode::kBadInput);
+  }
   if (real_set.size() >= 6 && syn_set.size() >= 6) {
     std::vector<SliceMask> real_masks, syn_masks;
     if (!in.mask.empty()) {
@@ -343,25 +495,44 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
     const FeatureMatrix reference = fr;
     standardise(reference, &fr, &fs_, &dropped);
     if (fr.rows >= 6 && fs_.rows >= 6 && fr.cols > 0) {
-      const MmdResult mm = mmd(fr, fs_);
-      const PrecisionRecall pr = precision_recall(fr, fs_, 3);
-      const DensityCoverage dc = density_coverage(fr, fs_, 5);
-      report["distribution"] = {
-          {"features", "radiomics"},
-          {"feature_names", fr.names},
-          {"dropped_constant_features", dropped},
-          {"standardised", "z-score with the real set's mean and standard deviation"},
-          {"real_slices", fr.rows},
-          {"synthetic_slices", fs_.rows},
-          {"frechet_distance", frechet_distance(fr, fs_)},
-          {"mmd2", mm.mmd2},
-          {"mmd_bandwidth", mm.bandwidth},
-          {"precision", pr.precision},
-          {"recall", pr.recall},
-          {"pr_k", pr.k},
-          {"density", dc.density},
-          {"coverage", dc.coverage},
-          {"dc_k", dc.k}};
+      json d = {{"features", "radiomics"},
+                {"feature_names", fr.names},
+                {"dropped_constant_features", dropped},
+                {"standardised", "z-score with the real set's mean and standard deviation"},
+                {"real_slices", fr.rows},
+                {"synthetic_slices", fs_.rows}};
+      d.update(distribution_figures(fr, fs_));
+      // Real against real: the same figures for training slices in the synthetic set's place,
+      // as many as it has (baseline_slices), against the same standardised real set.
+      if (train) {
+        if (train_set.size() >= 6) {
+          std::vector<std::size_t> used;
+          std::vector<Slice> ts;
+          const bool same_grid = train->geometry.same_grid(real.geometry, 1e-3);
+          for (std::size_t i : baseline_slices(train_k, real_k, fs_.rows, same_grid))
+            used.push_back(train_k[i]), ts.push_back(train_set[i]);
+          FeatureMatrix ft = extract_features(radiomics, ts, nullptr, in.threads), fr2 = reference;
+          standardise(reference, &fr2, &ft);
+          json b = {{"sets", "held-out real slices (the real set) against training slices in the synthetic set's place"},
+                    {"real_slices", fr2.rows},
+                    {"train_slices", ft.rows},
+                    {"train_slices_available", train_set.size()},
+                    {"train_slice_indices", used},
+                    {"train_choice", same_grid ? "nearest the real set's slices along k (same grid)" : "evenly spaced"},
+                    {"train_region", "whole slices"}};
+          b.update(distribution_figures(fr2, ft, d["mmd_bandwidth"].get<double>()));
+          // The mask belongs to the real volume; training slices enter whole. Like for like only
+          // when the mask holds whole slices (a held-out slab, as the runner passes).
+          const bool whole = std::all_of(rm.begin(), rm.end(), [](const SliceMask& m) { return m.count() == m.inside.size(); });
+          if (!whole)
+            notes.push_back("The real-vs-real baseline compares masked real slices with whole training slices: the mask "
+                            "does not cover whole slices, so the baseline is not like for like.");
+          d["baseline"] = b;
+        } else {
+          d["baseline"] = {{"skipped", "needs at least 6 training slices with content (" + std::to_string(train_set.size()) + ")"}};
+        }
+      }
+      report["distribution"] = d;
     }
   }
   lap("distribution");
@@ -404,23 +575,8 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   if (!in.labels.empty()) lap("conditioning");
   // Memorisation check against the training volume.
   json privacy_images = json::array();
-  std::vector<Slice> train_set;
-  std::vector<std::size_t> train_k;
   MemorisationResult mem;
-  if (!in.train.empty()) {
-    const io::Volume train = io::read_volume(in.train);
-    report["inputs"]["train"] = file_provenance(in.train);
-    report["inputs"]["train"]["grid"] = grid_json(train.geometry);
-    if (train.geometry.size[0] != real.geometry.size[0] || train.geometry.size[1] != real.geometry.size[1]) {
-      throw Error(in.train + ": training slices are " + std::to_string(train.geometry.size[0]) + "x" +
-                      std::to_string(train.geometry.size[1]) + ", synthetic slices " +
-                      std::to_string(real.geometry.size[0]) + "x" + std::to_string(real.geometry.size[1]) +
-                      ": the memorisation check compares slices of one size",
-                  ExitCode::kBadInput);
-    }
-    train_k = content_slices(train, low, range);
-    train_set = pick(train, train_k);
-    if (train_set.empty()) throw Error(in.train + ": no training slice with content", ExitCode::kBadInput);
+  if (train) {
     if (syn_set.empty()) throw Error(in.synthetic + ": no synthetic slice with content", ExitCode::kBadInput);
     MemorisationOptions mo;
     mo.data_range = range;
@@ -497,7 +653,8 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   }
   lap("images");
   report["timings_s"] = timings;
-  notes.push_back("Slices are taken along the third index axis and metrics are 2-D, as medsynth's models are.");
+  notes.push_back("Slices are taken along the third index axis and metrics are 2-D, as medsynth's models are; "
+                  "through_plane, reslices and sharpness look across slices.");
   if (real_k.size() < 50)
     notes.push_back("Distribution metrics on fewer than 50 slices per set are noisy: compare them between runs of equal size only.");
   report["notes"] = notes;

@@ -212,6 +212,61 @@ std::string input_rows(const json& inputs) {
   return o.str();
 }
 
+// The real-vs-real baseline beside each distribution figure, when --train gave one.
+std::string baseline_table(const json& d) {
+  if (!d.contains("baseline")) return "";
+  const auto& b = d["baseline"];
+  if (b.contains("skipped")) return "<p class=\"muted small\">Real-vs-real baseline: " + esc(b["skipped"].get<std::string>()) + "</p>";
+  std::ostringstream o;
+  o << "<table><tr><th>figure</th><th>synthetic vs real</th><th>training vs real (baseline)</th></tr>";
+  for (const auto& [key, label] : std::vector<std::pair<std::string, std::string>>{
+           {"frechet_distance", "Fréchet distance"}, {"mmd2", "MMD²"}, {"precision", "precision"}, {"recall", "recall"},
+           {"density", "density"}, {"coverage", "coverage"}})
+    o << "<tr><td>" << label << "</td><td class=\"n\">" << fmt(d[key]) << "</td><td class=\"n\">" << fmt(b[key]) << "</td></tr>";
+  o << "</table><p class=\"muted small\">Baseline: " << b["train_slices"].get<std::size_t>() << " of "
+    << b["train_slices_available"].get<std::size_t>()
+    << " training slices (" << esc(b.value("train_choice", "")) << "; whole slices) in the synthetic set's place, against the same "
+    << b["real_slices"].get<std::size_t>() << " real slices; MMD² with the same σ. What a generator that draws real anatomy scores.</p>";
+  return o.str();
+}
+
+// Through-plane coherence, sagittal/coronal paired figures and in-plane sharpness.
+std::string volume_section(const json& r) {
+  if (!r.contains("through_plane")) return "";
+  const auto& t = r["through_plane"];
+  const auto& sh = r["sharpness"];
+  std::ostringstream o;
+  o << "<h2>Across slices and in-plane sharpness</h2><p class=\"muted small\">The models sample each axial slice on its own: "
+    << "these figures look at the volume as a volume. Slice axis: index axis " << t["slice_axis"]["index_axis"].get<int>() << " ("
+    << esc(t["slice_axis"]["points"].get<std::string>()) << "); counted: " << esc(t["region"].get<std::string>()) << ".</p>";
+  o << "<table><tr><th>figure</th><th>real</th><th>synthetic</th><th>synthetic / real</th><th>reads as</th></tr>";
+  o << "<tr><td>through-plane coherence</td><td class=\"n\">" << fmt(t["real"]["coherence"]) << "</td><td class=\"n\">"
+    << fmt(t["synthetic"]["coherence"]) << "</td><td class=\"n\">" << fmt(t["ratio"], 3)
+    << "</td><td class=\"small\">mean |Δ| between neighbouring slices over mean |Δ| between neighbouring columns; "
+       "ratio 1 is as smooth across slices as real anatomy, above 1 means steps between slices</td></tr>";
+  o << "<tr><td>in-plane power " << fmt(sh["band_cycles_per_voxel"][0], 2) << "–" << fmt(sh["band_cycles_per_voxel"][1], 2)
+    << " cycles/voxel</td><td class=\"n\">" << fmt(sh["real"]["band_power"]) << "</td><td class=\"n\">"
+    << fmt(sh["synthetic"]["band_power"]) << "</td><td class=\"n\">" << fmt(sh["ratio"], 3)
+    << "</td><td class=\"small\">fine detail of the axial slices; ≪1 blurred or upsampled, ≫1 grain or noise</td></tr>";
+  o << "<tr><td>share of power in that band</td><td class=\"n\">" << fmt(sh["real"]["band_fraction"]) << "</td><td class=\"n\">"
+    << fmt(sh["synthetic"]["band_fraction"]) << "</td><td class=\"n\">" << fmt(sh["fraction_ratio"], 3)
+    << "</td><td class=\"small\">the same, independent of overall contrast</td></tr></table>";
+  o << "<table><tr><th>slices</th><th>SSIM</th><th>MS-SSIM</th><th>PSNR (dB)</th><th>slices counted</th></tr>";
+  for (const char* plane : {"axial", "sagittal", "coronal"}) {
+    const auto& p = r["reslices"][plane];
+    if (p.contains("skipped")) {
+      o << "<tr><td>" << plane << "</td><td colspan=\"4\" class=\"small\">" << esc(p["skipped"].get<std::string>()) << "</td></tr>";
+      continue;
+    }
+    o << "<tr><td>" << plane << "</td><td class=\"n\">" << fmt(p["ssim"]) << "</td><td class=\"n\">" << fmt(p["ms_ssim"])
+      << "</td><td class=\"n\">" << psnr_text(p["psnr"], p["mse"]) << "</td><td class=\"n\">" << p["slices"].get<std::size_t>()
+      << "</td></tr>";
+  }
+  o << "</table><p class=\"muted small\">A sagittal or coronal SSIM window spans 11 axial slices, so slices that do not fit "
+       "together lower it while the axial SSIM stays; PSNR pools the same voxels in every plane and is the same in each.</p>";
+  return o.str();
+}
+
 }  // namespace
 
 std::string render_report_html(const json& r) {
@@ -260,8 +315,15 @@ std::string render_report_html(const json& r) {
     row("precision / recall (k=3)", fmt(d["precision"], 3) + " / " + fmt(d["recall"], 3),
         "share of synthetic slices that look real / share of real variety the synthetic set covers");
     row("density / coverage (k=5)", fmt(d["density"], 3) + " / " + fmt(d["coverage"], 3), "density ≈1 and coverage ≈1 for matched sets");
+    if (d.contains("baseline") && d["baseline"].contains("frechet_distance"))
+      row("real-vs-real baseline", "FD " + fmt(d["baseline"]["frechet_distance"]) + ", P/R " + fmt(d["baseline"]["precision"], 3) +
+          " / " + fmt(d["baseline"]["recall"], 3), "the same figures for training slices against the real set: what good looks like");
   } else {
     row("distribution metrics", "—", esc(d["skipped"].get<std::string>()));
+  }
+  if (r.contains("through_plane")) {
+    row("through-plane coherence (synthetic / real)", fmt(r["through_plane"]["ratio"], 3), "1 is as smooth across slices as real; above 1: steps between slices");
+    row("in-plane sharpness (synthetic / real)", fmt(r["sharpness"]["ratio"], 3), "spectral power 0.2–0.5 cycles/voxel; ≪1 blurred, ≫1 grain");
   }
   if (r["diversity"].contains("synthetic")) {
     row("diversity (mean pairwise MS-SSIM)",
@@ -308,6 +370,8 @@ std::string render_report_html(const json& r) {
       << fmt(m["ssim"]) << " · PSNR " << psnr_text(m["psnr"], m["mse"]) << " dB</figcaption></figure>\n";
   }
 
+  o << volume_section(r);
+
   // Distribution and diversity.
   o << "<h2>Distribution (unpaired sets)</h2>";
   if (d.contains("frechet_distance")) {
@@ -319,6 +383,7 @@ std::string render_report_html(const json& r) {
   } else {
     o << "<p class=\"muted\">" << esc(d["skipped"].get<std::string>()) << "</p>";
   }
+  o << baseline_table(d);
   if (r["diversity"].contains("synthetic")) {
     const auto& dv = r["diversity"];
     o << "<table><tr><th>set</th><th>mean pairwise MS-SSIM</th><th>sd</th><th>pairs</th><th>slices</th></tr>";
