@@ -18,6 +18,7 @@ BUILD_PKGS=(
   libopenblas-dev                    # cblas.h: the memorisation check's matrix products (validation)
   libinsighttoolkit5-dev             # ITK 5.2: NIfTI, MHA/MHD, NRRD, PNG
   libdcmtk-dev                       # DCMTK: DICOM read/write, codecs, dcmnet
+  libopenjp2-7-dev                   # OpenJPEG: JPEG 2000 pixel data (DCMTK has no J2K codec)
   libvtk9-dev                        # VTK 9: imaging pipeline, PNG writer (validation)
   libboost-program-options-dev       # CLI and INI config parsing
   libgtest-dev libgmock-dev          # GoogleTest

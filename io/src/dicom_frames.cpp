@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "dicom_jpeg2000.h"
 #include "medsynth/io/error.h"
 #include "siemens_csa.h"
 
@@ -355,8 +356,8 @@ std::vector<std::int32_t> decode_stored_values(DicomFile& f) {
   std::vector<std::int32_t> out(n);
   // Stored bits may sit above bit 0 (HighBit > BitsStored - 1, seen in old ACR-NEMA files).
   const int shift = high_bit + 1 - bits_stored;
-  auto convert = [&](long v) {
-    v >>= shift;
+  auto convert = [&](long v, int from_bit) {
+    v >>= from_bit;
     if (bits_stored < 32) {
       const long mask = (1L << bits_stored) - 1;
       v &= mask;
@@ -364,6 +365,24 @@ std::vector<std::int32_t> decode_stored_values(DicomFile& f) {
     }
     return static_cast<std::int32_t>(v);
   };
+  if (is_jpeg2000_syntax(xfer)) {
+    // Debian's DCMTK has no JPEG 2000 codec: the frames are decoded with OpenJPEG. Decoded samples
+    // sit at bit 0 (HighBit plays no part). J2K_pixelrep_mismatch.dcm (pydicom) is the quirk: its
+    // codestream says unsigned, PixelRepresentation says signed; the header wins, as pydicom
+    // decides (dcm2niix keeps the codestream's unsigned values). 693_J2KI.dcm codes 14 stored
+    // bits as a signed 16-bit codestream, whose values are taken as they are.
+    Jpeg2000Frames j2k = decode_jpeg2000_frames(f.path, ds, f.rows, f.columns, f.frames);
+    if (j2k.precision > bits_alloc) {
+      throw Error(f.path, "JPEG 2000 codestream has " + std::to_string(j2k.precision) + "-bit samples, more than BitsAllocated " +
+                              std::to_string(bits_alloc));
+    }
+    out = std::move(j2k.samples);
+    if (j2k.is_signed != (pixel_rep == 1)) {
+      for (auto& v : out) v = convert(v, 0);
+    }
+    f.file.reset();
+    return out;
+  }
   if (ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
       !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
     DcmXfer x(xfer);
@@ -379,14 +398,14 @@ std::vector<std::int32_t> decode_stored_values(DicomFile& f) {
       throw Error(f.path, "cannot read Pixel Data (truncated file?)");
     }
     if (count < n) throw Error(f.path, "Pixel Data holds " + std::to_string(count) + " values, expected " + expected);
-    for (std::size_t i = 0; i < n; ++i) out[i] = convert(pixel_rep == 1 && bits_stored == 16 ? static_cast<Sint16>(p[i]) : p[i]);
+    for (std::size_t i = 0; i < n; ++i) out[i] = convert(pixel_rep == 1 && bits_stored == 16 ? static_cast<Sint16>(p[i]) : p[i], shift);
   } else {
     const Uint8* p = nullptr;
     if (ds->findAndGetUint8Array(DCM_PixelData, p, &count).bad() || !p) {
       throw Error(f.path, "cannot read Pixel Data (truncated file?)");
     }
     if (count < n) throw Error(f.path, "Pixel Data holds " + std::to_string(count) + " bytes, expected " + expected);
-    for (std::size_t i = 0; i < n; ++i) out[i] = convert(pixel_rep == 1 && bits_stored == 8 ? static_cast<Sint8>(p[i]) : p[i]);
+    for (std::size_t i = 0; i < n; ++i) out[i] = convert(pixel_rep == 1 && bits_stored == 8 ? static_cast<Sint8>(p[i]) : p[i], shift);
   }
   // Free the decoded pixels: the caller holds them now.
   f.file.reset();
