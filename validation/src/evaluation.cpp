@@ -22,6 +22,7 @@
 #include "medsynth/validation/memorisation_check.h"
 #include "medsynth/validation/ms_ssim.h"
 #include "medsynth/validation/png_montage.h"
+#include "medsynth/validation/report_viewer.h"
 #include "medsynth/validation/tissue_segmentation.h"
 #include "medsynth/validation/volume_metrics.h"
 #include "medsynth/version.h"
@@ -364,7 +365,7 @@ void require_grid(const io::Image<T>& v, const io::Volume& real, const std::stri
 
 }  // namespace
 
-json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
+json evaluate(const EvaluationInputs& in, const std::string& images_dir, ViewerVolumes* viewer) {
   json report;
   // Seconds per stage, in the report so that a slow run says where its time went.
   json timings = json::object();
@@ -641,6 +642,13 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir) {
   }
   report["images"]["montages"] = montages;
   report["images"]["difference_scale"] = diff_scale;
+  // The three canonical planes: montages, and the volumes for the page's viewer.
+  report["images"]["planes"] = write_plane_montages(real, synthetic, in.mask.empty() ? nullptr : &mask, low, range,
+                                                    diff_scale, images_dir);
+  if (viewer) {
+    *viewer = make_viewer_volumes(real, synthetic, low, range, diff_scale);
+    report["images"]["viewer"] = viewer_json(*viewer);
+  }
   if (report.contains("privacy")) {
     for (std::size_t i = 0; i < mem.top.size(); ++i) {
       const auto& m = mem.top[i];

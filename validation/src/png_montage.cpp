@@ -1,4 +1,5 @@
-// The only file that includes VTK: montages as PNG through VTK's imaging pipeline.
+// The only file that includes VTK: montages as PNG through VTK's imaging pipeline; and the
+// canonical planes (which index axis is axial, sagittal, coronal) with their display orientation.
 #include "medsynth/validation/png_montage.h"
 
 #include <vtkImageAppend.h>
@@ -11,10 +12,12 @@
 #include <vtkSmartPointer.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "medsynth/error.h"
+#include "medsynth/validation/volume_metrics.h"
 
 namespace medsynth::validation {
 namespace {
@@ -67,16 +70,111 @@ vtkSmartPointer<vtkImageData> gap_image(int height) {
 
 }  // namespace
 
+CanonicalAxes oriented_axes(const io::Geometry& g) {
+  CanonicalAxes c;
+  c.index_axis = canonical_axes(g);
+  for (int a = 0; a < 3; ++a) c.flipped[static_cast<std::size_t>(a)] = g.dir(a, c.index_axis[static_cast<std::size_t>(a)]) < 0;
+  return c;
+}
+
+const char* plane_name(Plane p) {
+  switch (p) {
+    case Plane::kAxial: return "axial";
+    case Plane::kSagittal: return "sagittal";
+    case Plane::kCoronal: return "coronal";
+  }
+  return "";
+}
+
+int plane_normal(Plane p) { return p == Plane::kAxial ? 2 : p == Plane::kSagittal ? 0 : 1; }
+
+namespace {
+
+// Which physical axis (0 L, 1 P, 2 S) runs along the image's columns and rows, and whether it
+// runs against them (S reversed: superior at the top).
+struct Layout {
+  int col, row;
+  bool col_reversed, row_reversed;
+};
+
+Layout layout_of(Plane p) {
+  switch (p) {
+    case Plane::kAxial: return {0, 1, false, false};
+    case Plane::kCoronal: return {0, 2, false, true};
+    case Plane::kSagittal: return {1, 2, false, true};
+  }
+  return {0, 1, false, false};
+}
+
+// The display-oriented cut at `fixed` along the plane's normal index axis of a grid of size n;
+// value(idx) reads the voxel at index idx.
+template <typename Value>
+Slice cut(const CanonicalAxes& c, const std::array<std::size_t, 3>& n, Plane p, std::size_t fixed, Value value) {
+  const Layout l = layout_of(p);
+  const auto ca = static_cast<std::size_t>(c.index_axis[static_cast<std::size_t>(l.col)]);
+  const auto ra = static_cast<std::size_t>(c.index_axis[static_cast<std::size_t>(l.row)]);
+  const auto na = static_cast<std::size_t>(c.index_axis[static_cast<std::size_t>(plane_normal(p))]);
+  const bool col_back = l.col_reversed != c.flipped[static_cast<std::size_t>(l.col)];
+  const bool row_back = l.row_reversed != c.flipped[static_cast<std::size_t>(l.row)];
+  Slice out;
+  out.width = n[ca];
+  out.height = n[ra];
+  out.pixels.resize(out.size());
+  std::array<std::size_t, 3> idx{};
+  idx[na] = fixed;
+  for (std::size_t y = 0; y < out.height; ++y) {
+    idx[ra] = row_back ? out.height - 1 - y : y;
+    for (std::size_t x = 0; x < out.width; ++x) {
+      idx[ca] = col_back ? out.width - 1 - x : x;
+      out.pixels[x + out.width * y] = value(idx);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+PlaneCut plane_cut(const io::Volume& v, Plane p, std::size_t index) {
+  const CanonicalAxes c = oriented_axes(v.geometry);
+  const auto na = static_cast<std::size_t>(c.index_axis[static_cast<std::size_t>(plane_normal(p))]);
+  if (index >= v.geometry.size[na])
+    throw Error(std::string(plane_name(p)) + " cut " + std::to_string(index) + " is outside 0.." +
+                std::to_string(v.geometry.size[na] - 1));
+  PlaneCut out;
+  out.slice = cut(c, v.geometry.size, p, index, [&](const std::array<std::size_t, 3>& i) { return v.at(i[0], i[1], i[2]); });
+  const Layout l = layout_of(p);
+  out.pixel_width_mm = v.geometry.spacing[static_cast<std::size_t>(c.index_axis[static_cast<std::size_t>(l.col)])];
+  out.pixel_height_mm = v.geometry.spacing[static_cast<std::size_t>(c.index_axis[static_cast<std::size_t>(l.row)])];
+  return out;
+}
+
 Slice display_oriented(const Slice& s, const io::Geometry& g) {
-  // LPS: +x is the patient's left, +y posterior. Column 0 of the index axes is x, column 1 is y.
-  const bool i_points_right = g.dir(0, 0) < 0;     // flip so the patient's left is on the right
-  const bool j_points_anterior = g.dir(1, 1) < 0;  // flip so anterior is at the top
-  Slice out = s;
-  for (std::size_t y = 0; y < s.height; ++y)
-    for (std::size_t x = 0; x < s.width; ++x) {
-      const std::size_t sx = i_points_right ? s.width - 1 - x : x;
-      const std::size_t sy = j_points_anterior ? s.height - 1 - y : y;
-      out.pixels[x + s.width * y] = s.pixels[sx + s.width * sy];
+  const CanonicalAxes c = oriented_axes(g);
+  // The plane the third index axis cuts across.
+  Plane p = Plane::kAxial;
+  for (Plane q : {Plane::kAxial, Plane::kSagittal, Plane::kCoronal})
+    if (c.index_axis[static_cast<std::size_t>(plane_normal(q))] == 2) p = q;
+  return cut(c, {s.width, s.height, 1}, p, 0, [&](const std::array<std::size_t, 3>& i) { return s.at(i[0], i[1]); });
+}
+
+Slice square_pixels(const PlaneCut& c) {
+  const double ratio = std::max(c.pixel_width_mm, c.pixel_height_mm) / std::min(c.pixel_width_mm, c.pixel_height_mm);
+  if (!(ratio > 1.01)) return c.slice;
+  const double r = std::min(ratio, 8.0);
+  const bool stretch_rows = c.pixel_height_mm > c.pixel_width_mm;  // rows are the coarser axis
+  Slice out;
+  out.width = stretch_rows ? c.slice.width : static_cast<std::size_t>(std::lround(static_cast<double>(c.slice.width) * r));
+  out.height = stretch_rows ? static_cast<std::size_t>(std::lround(static_cast<double>(c.slice.height) * r)) : c.slice.height;
+  out.pixels.resize(out.size());
+  // Nearest source pixel of output pixel u along the stretched axis of n source pixels.
+  auto source = [&](std::size_t u, std::size_t n) {
+    return std::min(n - 1, static_cast<std::size_t>((static_cast<double>(u) + 0.5) / r));
+  };
+  for (std::size_t y = 0; y < out.height; ++y)
+    for (std::size_t x = 0; x < out.width; ++x) {
+      const std::size_t sx = stretch_rows ? x : source(x, c.slice.width);
+      const std::size_t sy = stretch_rows ? source(y, c.slice.height) : y;
+      out.pixels[x + out.width * y] = c.slice.at(sx, sy);
     }
   return out;
 }

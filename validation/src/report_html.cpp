@@ -1,5 +1,6 @@
 // report.html from report.json: one self-contained page (inline CSS and SVG charts, PNGs in
-// images/ beside it, no JavaScript), and the atomic writer of the report folder.
+// images/ beside it, the three-plane viewer's inline script and data from report_viewer.cpp),
+// and the atomic writer of the report folder.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "medsynth/error.h"
 #include "medsynth/io/atomic_folder.h"
 #include "medsynth/validation/evaluation.h"
+#include "medsynth/validation/report_viewer.h"
 
 namespace medsynth::validation {
 
@@ -269,12 +271,12 @@ std::string volume_section(const json& r) {
 
 }  // namespace
 
-std::string render_report_html(const json& r) {
+std::string render_report_html(const json& r, const ViewerVolumes* viewer) {
   std::ostringstream o;
   const auto& vol = r["paired"]["volume"];
   o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-    << "<title>medsynth evaluation report</title><style>" << kStyle << "</style></head><body><main>\n";
+    << "<title>medsynth evaluation report</title><style>" << kStyle << three_planes_css() << "</style></head><body><main>\n";
   o << "<h1>medsynth evaluation report</h1><p class=\"muted\">" << esc(r["created"].get<std::string>()) << " · medsynth "
     << esc(r["medsynth"]["version"].get<std::string>()) << " (" << esc(r["medsynth"]["git"].get<std::string>())
     << ") · figures and definitions: docs/metrics.md · how to read this page: docs/report.md</p>\n";
@@ -363,12 +365,14 @@ std::string render_report_html(const json& r) {
   o << "<h2>Real, synthetic and difference</h2><p class=\"muted small\">Each row: real | synthetic | |synthetic − real|. "
     << "Grey scale " << fmt(dr["low"]) << " … " << fmt(dr["low"].get<double>() + dr["value"].get<double>())
     << "; difference in the hot scale 0 (black) … " << fmt(r["images"]["difference_scale"])
-    << " (white; the 99.5th percentile). Anterior at the top, patient's left on the right.</p>";
+    << " (white; the 99.5th percentile). Slices along the third index axis, oriented as the plane they cut (axial: "
+    << "anterior at the top, patient's left on the right).</p>";
   for (const auto& m : r["images"]["montages"]) {
     o << "<figure><img src=\"" << esc(m["image"].get<std::string>()) << "\" alt=\"slice " << m["slice"].get<std::size_t>()
       << ": real, synthetic, difference\"><figcaption>slice k=" << m["slice"].get<std::size_t>() << " · SSIM "
       << fmt(m["ssim"]) << " · PSNR " << psnr_text(m["psnr"], m["mse"]) << " dB</figcaption></figure>\n";
   }
+  o << three_planes_html(r, viewer);
 
   o << volume_section(r);
 
@@ -465,7 +469,8 @@ json write_evaluation_report(const EvaluationInputs& inputs, const std::string& 
   io::AtomicFolder folder(out_dir, force);
   const std::filesystem::path tmp(folder.temp_dir());
   std::filesystem::create_directories(tmp / "images");
-  const json report = evaluate(inputs, (tmp / "images").string());
+  ViewerVolumes viewer;
+  const json report = evaluate(inputs, (tmp / "images").string(), &viewer);
   auto write = [&](const std::string& name, const std::string& text) {
     std::ofstream out(tmp / name, std::ios::binary);
     out << text;
@@ -473,7 +478,7 @@ json write_evaluation_report(const EvaluationInputs& inputs, const std::string& 
     if (!out) throw Error(out_dir + "/" + name + ": write failed");
   };
   write("report.json", report.dump(2) + "\n");
-  write("report.html", render_report_html(report));
+  write("report.html", render_report_html(report, &viewer));
   folder.commit();
   return report;
 }

@@ -9,6 +9,8 @@
 
 namespace medsynth::validation {
 
+struct ViewerVolumes;  // report_viewer.h
+
 struct EvaluationInputs {
   std::string real;        // required: the real volume (also the held-out set for the baselines)
   std::string synthetic;   // required: the synthetic volume of the same condition
@@ -25,11 +27,13 @@ struct EvaluationInputs {
 // Computes the report. Throws medsynth::Error (exit code 2) for bad input: unreadable files,
 // different grids without resample, an empty mask, a constant real volume without data range.
 // Writes PNG montages into images_dir (which must exist); the JSON names them relative to the
-// report folder ("images/...").
-nlohmann::json evaluate(const EvaluationInputs& inputs, const std::string& images_dir);
+// report folder ("images/..."). With viewer, also fills it with both volumes for the page's
+// viewer (and report["images"]["viewer"] says what it holds).
+nlohmann::json evaluate(const EvaluationInputs& inputs, const std::string& images_dir, ViewerVolumes* viewer = nullptr);
 
-// The self-contained HTML page for a report made by evaluate().
-std::string render_report_html(const nlohmann::json& report);
+// The self-contained HTML page for a report made by evaluate(); with viewer, the page embeds
+// the interactive three-plane viewer (inline script and data, no network).
+std::string render_report_html(const nlohmann::json& report, const ViewerVolumes* viewer = nullptr);
 
 // evaluate() + report.json + report.html into out_dir, built in a temporary folder beside it
 // and renamed into place (an existing out_dir is refused unless force). Returns the report.
