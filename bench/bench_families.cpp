@@ -135,7 +135,7 @@ md::Batch batch_for(const mp::SliceDataset& data, const std::vector<std::size_t>
   md::Batch b = mp::make_batch(data, idx, no_source, torch::kCPU);
   if (model.source_image) {
     const auto B = static_cast<std::int64_t>(idx.size());
-    const auto G = static_cast<std::int64_t>(data.grid());
+    const auto G = static_cast<std::int64_t>(data.width());
     auto ids = torch::empty({B, 1, G, G}, torch::kFloat);
     float* p = ids.data_ptr<float>();
     const std::size_t P = data.pixels();
@@ -235,8 +235,8 @@ int main(int argc, char** argv) {
   auto t0 = Clock::now();
   const auto ingested = mp::ingest(rc, cache + "/slices");
   auto data = mp::SliceDataset::open(ingested.dir);
-  std::printf("Colin27: %zu slices of %dx%d, %d label classes (ingest %.1f s%s)\n", data.size(), data.grid(),
-              data.grid(), data.label_classes(), since(t0), ingested.reused ? ", cached" : "");
+  std::printf("Colin27: %zu slices of %dx%d, %d label classes (ingest %.1f s%s)\n", data.size(), data.width(),
+              data.width(), data.label_classes(), since(t0), ingested.reused ? ", cached" : "");
   const auto train_idx = data.indices(false);
   std::vector<std::size_t> all(data.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   std::unique_ptr<md::GenerativeModel> ddpm_model, ldm_model;
   for (auto& f : families(data.label_classes())) {
-    f.model.image_size = data.grid();
+    f.model.image_size = data.width();
     if (f.model.family == "ldm") f.model.autoencoder = vae_ckpt;
     auto m = md::create_model(f.model, torch::kCPU);
     m->configure_training(f.optim);
@@ -342,7 +342,7 @@ int main(int argc, char** argv) {
     j["warmup_steps"] = warmup;
     j["timed_steps"] = steps;
     j["slices"] = data.size();
-    j["grid"] = data.grid();
+    j["grid"] = data.width();
     j["seconds_total"] = total;
     for (const auto& r : rows) {
       j["families"].push_back({{"family", r.name},

@@ -26,6 +26,9 @@ std::string to_text(const ModelConfig& c) {
      << "num_classes = " << c.num_classes << "\n"
      << "slice_position = " << (c.slice_position ? 1 : 0) << "\n"
      << "condition_dropout = " << c.condition_dropout << "\n"
+     << "context = " << c.context << "\n"
+     << "coordinates = " << (c.coordinates ? 1 : 0) << "\n"
+     << "stem = " << c.stem << "\n"
      << "parametrization = " << c.parametrization << "\n"
      << "schedule = " << c.schedule << "\n"
      << "timesteps = " << c.timesteps << "\n"
@@ -98,6 +101,10 @@ ModelConfig model_config_from_text(const std::string& text) {
     if (auto* v = opt("disc_channels")) c.disc_channels = std::stoi(*v);
     if (auto* v = opt("disc_layers")) c.disc_layers = std::stoi(*v);
     if (auto* v = opt("autoencoder")) c.autoencoder = *v;
+    // Keys added with native-resolution training: optional too.
+    if (auto* v = opt("context")) c.context = std::stoi(*v);
+    if (auto* v = opt("coordinates")) c.coordinates = *v == "1";
+    if (auto* v = opt("stem")) c.stem = std::stoi(*v);
   } catch (const std::invalid_argument&) {
     throw Error("checkpoint model config holds a malformed number", ExitCode::kBadInput);
   } catch (const std::out_of_range&) {

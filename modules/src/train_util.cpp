@@ -1,6 +1,7 @@
 #include "medsynth/modules/train_util.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace medsynth::modules {
 
@@ -20,6 +21,25 @@ torch::Tensor per_sample_noise(std::vector<at::Generator>& gens, torch::IntArray
   std::vector<torch::Tensor> parts;
   for (auto& g : gens) parts.push_back(torch::randn(shape, g, torch::kFloat));
   return torch::stack(parts).to(device);
+}
+
+torch::Tensor start_noise(const SampleOptions& o, std::vector<at::Generator>& gens, torch::IntArrayRef shape,
+                          torch::Device device) {
+  auto own = per_sample_noise(gens, shape, device);
+  if (o.anchor_lo.empty()) return own;
+  const auto B = gens.size();
+  if (o.anchor_lo.size() != B || o.anchor_hi.size() != B || o.anchor_weight.size() != B) {
+    throw Error("sample: one noise anchor pair and weight per sample is needed", ExitCode::kRuntime);
+  }
+  std::vector<torch::Tensor> parts;
+  for (std::size_t i = 0; i < B; ++i) {
+    auto lo = make_generator(o.anchor_lo[i]);
+    auto hi = make_generator(o.anchor_hi[i]);
+    const double w = o.anchor_weight[i] * M_PI / 2;
+    parts.push_back(std::cos(w) * torch::randn(shape, lo, torch::kFloat) + std::sin(w) * torch::randn(shape, hi, torch::kFloat));
+  }
+  const double share = std::clamp(o.anchor_share, 0.0, 1.0);
+  return std::sqrt(share) * torch::stack(parts).to(device) + std::sqrt(1 - share) * own;
 }
 
 std::pair<std::int64_t, std::int64_t> global_extent(const Batch& b) {

@@ -27,6 +27,7 @@ std::string shown(double v) {
 std::string shown(int v) { return std::to_string(v); }
 std::string shown(bool v) { return v ? "true" : "false"; }
 std::string shown(const std::string& v) { return v; }
+std::string shown(const GridSize& g) { return g.native() ? "native" : std::to_string(g.value); }
 
 template <typename T>
 po::typed_value<T>* key(T* field) {
@@ -34,6 +35,27 @@ po::typed_value<T>* key(T* field) {
 }
 
 }  // namespace
+
+std::ostream& operator<<(std::ostream& os, const GridSize& g) { return os << shown(g); }
+
+void validate(boost::any& out, const std::vector<std::string>& values, GridSize*, int) {
+  po::validators::check_first_occurrence(out);
+  const std::string& v = po::validators::get_single_string(values);
+  if (v == "native") {
+    out = GridSize(0);
+    return;
+  }
+  try {
+    std::size_t used = 0;
+    const int n = std::stoi(v, &used);
+    if (used == v.size() && n > 0) {
+      out = GridSize(n);
+      return;
+    }
+  } catch (const std::exception&) {
+  }
+  throw po::validation_error(po::validation_error::invalid_option_value);
+}
 
 po::options_description config_options(RunConfig& c, std::string& channels) {
   po::options_description d("Configuration keys (INI [section] key = value, or --section.key value)");
@@ -43,7 +65,13 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
   d.add_options()
       ("data.manifest", key(&c.data.manifest),
        "CSV of the dataset: subject,image[,labels][,source][,class]; paths relative to the CSV")
-      ("data.grid", key(&c.data.grid), "in-plane size of the slices (grid x grid)")
+      ("data.grid", key(&c.data.grid),
+       "in-plane grid of the slices: native (the volumes' own, voxel for voxel) or N (N x N over the larger extent)")
+      ("data.patch", key(&c.data.patch),
+       "train on random patch x patch crops of the slices (0: whole slices; native grids: 0 means 64); "
+       "sampling makes whole slices")
+      ("data.context", key(&c.data.context),
+       "2.5-D context: the label map / source of slices z-k .. z+k condition slice z (0: the slice alone)")
       ("data.clip_low", key(&c.data.clip_low),
        "lower intensity percentile of the foreground, mapped to -1 (0: the volume's minimum, i.e. the background)")
       ("data.clip_high", key(&c.data.clip_high),
@@ -62,6 +90,9 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("model.family", key(&c.model.family),
        "model family: ddpm (diffusion) | vae (conditional VAE) | gan (pix2pix / SPADE) | ldm (diffusion on a vae's latents)")
       ("model.channels", key(&channels), "U-Net width per level, comma-separated")
+      ("model.stem", key(&c.model.stem),
+       "ddpm U-Net: fold stem x stem pixels into channels at the input (2: about 4x cheaper a step at "
+       "native resolution; the output unfolds again)")
       ("model.res_blocks", key(&c.model.res_blocks), "ResBlocks per level")
       ("model.attention_levels", key(&c.model.attention_levels),
        "self-attention on the last N (lowest-resolution) levels")
@@ -78,7 +109,7 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("model.condition_dropout", key(&c.model.condition_dropout),
        "probability of dropping the condition in training (classifier-free guidance)")
       ("model.parametrization", key(&c.model.parametrization),
-       "what the network predicts: eps | v")
+       "what the network predicts: eps | v | flow (rectified flow: samples with euler or heun in few steps)")
       ("model.schedule", key(&c.model.schedule), "noise schedule: linear | cosine")
       ("model.timesteps", key(&c.model.timesteps), "diffusion timesteps")
       ("model.latent_channels", key(&c.model.latent_channels),
@@ -126,13 +157,17 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("train.device", key(&c.train.device), "auto | cpu | cuda | cuda:K")
       ("train.dist_timeout", key(&c.train.dist_timeout),
        "data-parallel training: seconds a rank waits for the others before it stops with an error")
-      ("sample.sampler", key(&c.sample.sampler), "ddim | ddpm")
-      ("sample.steps", key(&c.sample.steps), "DDIM steps")
+      ("sample.sampler", key(&c.sample.sampler), "ddim | ddpm (eps, v models); euler | heun | ddim (flow models)")
+      ("sample.steps", key(&c.sample.steps), "sampler steps (ddpm: every training timestep)")
       ("sample.eta", key(&c.sample.eta), "DDIM eta (0: deterministic)")
       ("sample.guidance", key(&c.sample.guidance),
        "classifier-free guidance scale (0: unconditional, 1: conditional)")
       ("sample.seed", key(&c.sample.seed), "seed; slice i uses (seed, i)")
       ("sample.batch", key(&c.sample.batch), "slices per sampling batch")
+      ("sample.noise", key(&c.sample.noise),
+       "start noise across a volume's slices: independent | smooth (blends of anchors every noise_span slices, "
+       "so neighbouring slices start alike) | shared (one noise for every slice)")
+      ("sample.noise_span", key(&c.sample.noise_span), "sample.noise = smooth: slices between noise anchors")
       ("sample.volumes", key(&c.sample.volumes),
        "medsynth run: whole volumes to synthesise: heldout (each held-out subject; with one subject, "
        "that subject, whose held-out slab is inside it) | all | none")
@@ -140,6 +175,8 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "medsynth run: synthetic image/label pairs to write (label maps of the training subjects in turn, "
        "a new seed each; 0: none)")
       ("export.dicom", key(&c.exporting.dicom), "medsynth run: write the sampled volumes as synthetic DICOM series")
+      ("export.enhanced", key(&c.exporting.enhanced),
+       "write each volume as one Enhanced MR Image file of N frames (false: N MR Image files, one per slice)")
       ("export.uid_root", key(&c.exporting.uid_root),
        "DICOM UID root of your organisation (empty: 2.25.<UUID> UIDs)")
       ("export.host", key(&c.exporting.host), "PACS to push the DICOM series to (empty: no push)")
@@ -178,6 +215,16 @@ std::vector<int> parse_channels(const std::string& text) {
 
 }  // namespace
 
+void apply_data_to_model(RunConfig& c) {
+  if (c.data.patch < 0) throw ConfigError("data.patch must be 0 (whole slices) or a size");
+  if (c.data.context < 0) throw ConfigError("data.context must be 0 or more");
+  const int patch = c.data.patch > 0 ? c.data.patch : (c.data.grid.native() ? 64 : 0);
+  c.model.image_size = patch > 0 ? patch : c.data.grid.value;
+  c.model.context = c.data.context;
+  // Patches need to know where they are: two channels of each pixel's in-plane position.
+  c.model.coordinates = patch > 0;
+}
+
 RunConfig load_config(const std::string& ini_path, const std::vector<std::string>& overrides) {
   RunConfig c;
   std::string channels;
@@ -203,7 +250,7 @@ RunConfig load_config(const std::string& ini_path, const std::vector<std::string
     throw ConfigError(std::string("config: ") + e.what());
   }
   c.model.channels = parse_channels(channels);
-  c.model.image_size = c.data.grid;
+  apply_data_to_model(c);
   // A relative manifest in a config file is relative to that file (configs/ ship with theirs);
   // one given on the command line is relative to the working folder, as any argument.
   bool manifest_on_command_line = false;
@@ -229,7 +276,7 @@ RunConfig config_from_ini_text(const std::string& text) {
     throw ConfigError(std::string("stored config: ") + e.what());
   }
   c.model.channels = parse_channels(channels);
-  c.model.image_size = c.data.grid;
+  apply_data_to_model(c);
   return c;
 }
 

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 namespace medsynth::pipeline {
 namespace {
 
-constexpr int kCacheFormat = 3;  // 2: held-out masks; 3: one mask per manifest row
+constexpr int kCacheFormat = 4;  // 2: held-out masks; 3: one mask per manifest row; 4: width, height, pixel
 
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> out;
@@ -260,6 +260,9 @@ SliceDataset SliceDataset::open(const std::string& dir) {
   try {
     d.index_ = nlohmann::json::parse(in);
     d.grid_ = d.index_.at("grid").get<int>();
+    d.width_ = d.index_.at("width").get<int>();
+    d.height_ = d.index_.at("height").get<int>();
+    d.pixel_ = d.index_.at("pixel").get<double>();
     d.label_classes_ = d.index_.at("label_classes").get<int>();
     d.fingerprint_ = d.index_.at("fingerprint").get<std::string>();
     for (const auto& s : d.index_.at("slices")) {
@@ -308,6 +311,22 @@ std::vector<std::size_t> SliceDataset::indices(bool heldout) const {
   return out;
 }
 
+std::size_t SliceDataset::neighbour(std::size_t i, int d) const {
+  // A volume's kept slices are consecutive records in increasing z.
+  const int dir = d > 0 ? 1 : -1;
+  const auto& at = records_[i];
+  std::size_t j = i;
+  while (true) {
+    const long next = static_cast<long>(j) + dir;
+    if (next < 0 || next >= static_cast<long>(records_.size())) break;
+    const auto& r = records_[static_cast<std::size_t>(next)];
+    const int step = (r.z - records_[j].z) * dir;
+    if (r.subject != at.subject || step <= 0 || std::abs(r.z - at.z) > std::abs(d)) break;
+    j = static_cast<std::size_t>(next);
+  }
+  return j;
+}
+
 io::LabelVolume overlay_labels(io::LabelVolume tissue, const io::LabelVolume& labels, const std::string& labels_path) {
   if (!labels.geometry.same_grid(tissue.geometry, 1e-3)) {
     throw io::Error(labels_path, "label map is not on the grid of the image its tissue map comes from");
@@ -344,7 +363,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
 
   // Fingerprint: every input's content and every setting that shapes the cache.
   std::ostringstream key;
-  key << "format=" << kCacheFormat << ";grid=" << dc.grid << ";clip=" << dc.clip_low << "," << dc.clip_high
+  key << "format=" << kCacheFormat << ";grid=" << dc.grid.value << ";clip=" << dc.clip_low << "," << dc.clip_high
       << ";holdout=" << dc.holdout << ";min_fg=" << dc.min_foreground << ";labels=" << dc.labels
       << ";tissue=" << dc.tissue_classes << ";seed=" << config.train.seed << "\n";
   for (const auto& r : rows) {
@@ -398,7 +417,21 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     for (std::size_t i = 0; i < std::min(n, subjects.size() - 1); ++i) heldout_subjects.insert(shuffled[i]);
   }
 
-  const std::size_t G = static_cast<std::size_t>(dc.grid), P = G * G;
+  // The canvas: grid x grid per volume, or (native) the first volume's in-plane pixel and a canvas
+  // that holds every volume at that pixel.
+  double pixel = 0;
+  int width = dc.grid, height = dc.grid;
+  if (dc.grid.native()) {
+    width = height = 0;
+    for (const auto& r : rows) {
+      const SliceGrid probe(io::read_volume(r.image).geometry, 0);
+      if (pixel == 0) pixel = probe.native_pixel();
+      const auto [w, h] = probe.fit(pixel);
+      width = std::max(width, w);
+      height = std::max(height, h);
+    }
+  }
+  const std::size_t P = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
   std::vector<float> images, sources;
   std::vector<std::uint8_t> labels;
   std::vector<SliceRecord> records;
@@ -413,7 +446,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   for (const auto& r : rows) {
     const int subject = static_cast<int>(std::find(subjects.begin(), subjects.end(), r.subject) - subjects.begin());
     io::Volume v = io::read_volume(r.image);
-    const SliceGrid sg(v.geometry, dc.grid);
+    const SliceGrid sg = dc.grid.native() ? SliceGrid::with_pixel(v.geometry, pixel, width, height) : SliceGrid(v.geometry, dc.grid);
     const IntensityWindow w = fit_window(v, dc.clip_low, dc.clip_high);
     const auto [mn, mx] = io::intensity_range(v);
     auto raw = sg.resample(v, mn);
@@ -531,7 +564,10 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     index["format"] = kCacheFormat;
     index["fingerprint"] = fingerprint;
     index["medsynth_version"] = std::string(kVersion) + " (" + kGitDescribe + ")";
-    index["grid"] = dc.grid;
+    index["grid"] = dc.grid.value;
+    index["width"] = width;
+    index["height"] = height;
+    index["pixel"] = dc.grid.native() ? pixel : 0.0;
     index["label_classes"] = want_labels ? static_cast<int>(label_values.size()) : 0;
     index["label_values"] = label_values;
     index["label_source"] = dc.labels;

@@ -91,6 +91,7 @@ SliceConditions conditions_from(const po::variables_map& vm, const std::string& 
   }
   c.class_id = cls;
   c.position = mc.slice_position;
+  c.native = l.run.data.grid.native();
   return c;
 }
 
@@ -127,7 +128,8 @@ io::Volume regenerate(const io::Volume& image, const std::vector<std::uint8_t>& 
                       const SliceGrid& sg, Loaded& l, modules::SampleOptions so, int seed, int batch, bool inpaint,
                       std::size_t* slices_done, const SliceConditions* style_from = nullptr) {
   const auto& mc = l.model->config();
-  const std::size_t G = static_cast<std::size_t>(mc.image_size), P = G * G, Z = sg.slices();
+  const std::size_t P = sg.pixels(), Z = sg.slices();
+  const long H = sg.height(), W = sg.width();
   io::Volume region_v;
   region_v.geometry = image.geometry;
   region_v.voxels.assign(region.begin(), region.end());
@@ -150,7 +152,7 @@ io::Volume regenerate(const io::Volume& image, const std::vector<std::uint8_t>& 
   const std::size_t B = static_cast<std::size_t>(std::max(1, batch));
   for (std::size_t i = 0; i < todo.size(); i += B) {
     const std::size_t n = std::min(B, todo.size() - i);
-    torch::Tensor known = torch::empty({static_cast<long>(n), 1, static_cast<long>(G), static_cast<long>(G)});
+    torch::Tensor known = torch::empty({static_cast<long>(n), 1, H, W});
     torch::Tensor msk = torch::empty_like(known);
     so.seeds.clear();
     for (std::size_t j = 0; j < n; ++j) {
@@ -174,6 +176,7 @@ io::Volume regenerate(const io::Volume& image, const std::vector<std::uint8_t>& 
       c.source = cat(&modules::Condition::source);
       c.class_id = cat(&modules::Condition::class_id);
       c.position = cat(&modules::Condition::position);
+      c.coords = cat(&modules::Condition::coords);
       return c;
     };
     const modules::Condition c = batch_of(conds);
@@ -212,7 +215,7 @@ int run_inpaint(const po::variables_map& vm) {
   std::size_t count = 0;
   for (std::size_t i = 0; i < region.size(); ++i) count += region[i] = mask.voxels[i] != 0.0f;
   if (count == 0) throw io::Error(mask_path, "the mask is empty: nothing to inpaint");
-  const SliceGrid sg(image.geometry, l.model->config().image_size);
+  const SliceGrid sg = model_grid(image.geometry, l.run);
   const SliceConditions conds = conditions_from(vm, "condition", sg, image.geometry, l);
   auto so = sample_options(vm);
   so.resample_jumps = vm["jumps"].as<int>();
@@ -285,7 +288,7 @@ int run_sketch(const po::variables_map& vm) {
       }
     }
   }
-  const SliceGrid sg(g, l.model->config().image_size);
+  const SliceGrid sg = model_grid(g, l.run);
   SliceConditions conds = conditions_from(vm, "labels", sg, g, l);
   SliceConditions original_conds = conds;
   original_conds.labels = label_ids_on_grid(sg, original, orig_path, l.info);
@@ -344,13 +347,14 @@ int run_interpolate(const po::variables_map& vm) {
   }
   io::AtomicFolder folder(out, vm.count("force") > 0);
   const auto& mc = l.model->config();
-  const SliceGrid sg(a.geometry, mc.image_size);
+  const SliceGrid sg = model_grid(a.geometry, l.run);
   const SliceConditions ca = conditions_from(vm, "condition", sg, a.geometry, l);
   SliceConditions cb = ca;
   if (vm.count("to-condition") && !vm["to-condition"].as<std::string>().empty()) {
     cb = conditions_from(vm, "to-condition", sg, a.geometry, l);
   }
-  const std::size_t G = static_cast<std::size_t>(mc.image_size), P = G * G, Z = sg.slices();
+  const std::size_t P = sg.pixels(), Z = sg.slices();
+  const long H = sg.height(), W = sg.width();
   // Each scan by its own window (as ingest); the path goes back through --from's.
   IntensityWindow wa, wb;
   const auto xa = image_on_grid(sg, a, l.run, &wa), xb = image_on_grid(sg, b, l.run, &wb);
@@ -364,7 +368,7 @@ int run_interpolate(const po::variables_map& vm) {
     const std::size_t k1 = std::min(Z, k0 + B);
     const auto n = static_cast<long>(k1 - k0);
     auto img = [&](const std::vector<float>& x) {
-      return torch::from_blob(const_cast<float*>(x.data()) + k0 * P, {n, 1, static_cast<long>(G), static_cast<long>(G)},
+      return torch::from_blob(const_cast<float*>(x.data()) + k0 * P, {n, 1, H, W},
                               torch::kFloat).clone().to(device);
     };
     const auto cond_a = ca.batch(k0, k1, sg, mc, device), cond_b = cb.batch(k0, k1, sg, mc, device);

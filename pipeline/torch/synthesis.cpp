@@ -16,6 +16,7 @@
 #include "medsynth/pipeline/progress.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/slice_grid.h"
+#include "medsynth/pipeline/trainer.h"
 
 namespace medsynth::pipeline {
 
@@ -62,11 +63,12 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   if (reference == rq.like && !rq.like.empty()) geometry = io::read_volume(rq.like).geometry;
   if (reference.empty()) {
     if (rq.slices <= 0) throw UsageError("sample: give --condition, --source, --like or --slices N");
-    geometry.size = {static_cast<std::size_t>(mc.image_size), static_cast<std::size_t>(mc.image_size),
+    const auto side = static_cast<std::size_t>(run.data.grid.native() ? mc.image_size : run.data.grid.value);
+    geometry.size = {side, side,
                      static_cast<std::size_t>(rq.slices)};
   }
-  const SliceGrid sg(geometry, mc.image_size);
-  const std::size_t Z = sg.slices(), G = static_cast<std::size_t>(mc.image_size), P = G * G;
+  const SliceGrid sg = model_grid(geometry, run);
+  const std::size_t Z = sg.slices(), P = sg.pixels();
 
   const IntensityWindow window = checkpoint_window(info);
   SliceConditions conditions;
@@ -74,6 +76,7 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   if (!rq.source.empty()) conditions.source = source_on_grid(sg, source, run);
   conditions.class_id = rq.class_id;
   conditions.position = mc.slice_position;
+  conditions.native = run.data.grid.native();
 
   std::vector<float> stack(Z * P, std::numeric_limits<float>::quiet_NaN());
   const std::size_t B = static_cast<std::size_t>(std::max(1, rq.sample.batch));
@@ -95,9 +98,12 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
     so.steps = rq.sample.steps;
     so.eta = rq.sample.eta;
     so.guidance = rq.sample.guidance;
+    so.height = sg.height();
+    so.width = sg.width();
     for (std::size_t k = k0; k < k1; ++k) {
       so.seeds.push_back(modules::derive_seed(static_cast<std::uint64_t>(rq.sample.seed), k));
     }
+    set_noise_anchors(so, rq.sample, k0, k1);
     const modules::Condition c = conditions.batch(k0, k1, sg, mc, device);
     auto x = model->sample(c, so).to(torch::kCPU).contiguous();
     const float* px = x.data_ptr<float>();
@@ -118,24 +124,70 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   return result;
 }
 
+SliceGrid model_grid(const io::Geometry& geometry, const RunConfig& run) {
+  return SliceGrid(geometry, run.data.grid.value);
+}
+
+void set_noise_anchors(modules::SampleOptions& so, const SampleConfig& sc, std::size_t k0, std::size_t k1) {
+  if (sc.noise == "independent") return;
+  if (sc.noise != "smooth" && sc.noise != "shared") {
+    throw ConfigError("sample.noise '" + sc.noise + "' is not independent, smooth or shared");
+  }
+  if (sc.noise == "smooth" && sc.noise_span < 1) throw ConfigError("sample.noise_span must be at least 1");
+  // Anchor a sits at slice a * span; a slice between two anchors blends them by its distance,
+  // so the start noise changes smoothly along the volume and any slice's is known on its own
+  // (shards stay exact). The anchors' seeds come from (seed, "anchor", a).
+  const std::uint64_t seed = static_cast<std::uint64_t>(sc.seed);
+  for (std::size_t k = k0; k < k1; ++k) {
+    std::size_t a = 0;
+    double w = 0;
+    if (sc.noise == "smooth") {
+      const auto span = static_cast<std::size_t>(sc.noise_span);
+      a = k / span;
+      w = static_cast<double>(k % span) / static_cast<double>(span);
+    }
+    so.anchor_lo.push_back(modules::derive_seed(seed, a, 11));
+    so.anchor_hi.push_back(modules::derive_seed(seed, a + 1, 11));
+    so.anchor_weight.push_back(w);
+  }
+}
+
 modules::Condition SliceConditions::batch(std::size_t k0, std::size_t k1, const SliceGrid& sg,
                                           const modules::ModelConfig& mc, torch::Device device) const {
   const auto n = static_cast<std::int64_t>(k1 - k0);
-  const auto G = static_cast<std::int64_t>(sg.grid());
-  const std::size_t P = static_cast<std::size_t>(G * G);
+  const auto H = static_cast<std::int64_t>(sg.height()), W = static_cast<std::int64_t>(sg.width());
+  const std::size_t P = sg.pixels(), Z = sg.slices();
+  const int k = mc.context, K = modules::context_slices(mc);
+  // Slice z's neighbours z-k .. z+k, clamped at the volume's ends, slice-major.
+  auto gather = [&](const auto& stack, auto type) {
+    auto out = torch::empty({n, K, H, W}, type);
+    using T = typename std::decay_t<decltype(stack)>::value_type;
+    auto* dst = out.template data_ptr<T>();
+    for (std::size_t z = k0; z < k1; ++z) {
+      for (int d = -k; d <= k; ++d) {
+        const auto j = static_cast<std::size_t>(std::clamp<long>(static_cast<long>(z) + d, 0, static_cast<long>(Z) - 1));
+        std::copy_n(stack.data() + j * P, P, dst + ((z - k0) * static_cast<std::size_t>(K) + static_cast<std::size_t>(d + k)) * P);
+      }
+    }
+    return out;
+  };
   modules::Condition c;
   if (!labels.empty()) {
-    auto ids = torch::from_blob(const_cast<std::int32_t*>(labels.data()) + k0 * P, {n, G, G}, torch::kInt).to(torch::kLong);
-    c.labels = torch::one_hot(ids, mc.label_classes).permute({0, 3, 1, 2}).to(torch::kFloat).contiguous().to(device);
+    auto ids = gather(labels, torch::kInt).to(torch::kLong);
+    c.labels = torch::one_hot(ids, mc.label_classes).permute({0, 1, 4, 2, 3}).reshape({n, K * mc.label_classes, H, W})
+                   .to(torch::kFloat).contiguous().to(device);
   }
-  if (!source.empty()) {
-    c.source = torch::from_blob(const_cast<float*>(source.data()) + k0 * P, {n, 1, G, G}, torch::kFloat).clone().to(device);
-  }
+  if (!source.empty()) c.source = gather(source, torch::kFloat).to(device);
   if (class_id >= 0) c.class_id = torch::full({n}, class_id, torch::kLong).to(device);
   if (position) {
     std::vector<float> pos;
-    for (std::size_t k = k0; k < k1; ++k) pos.push_back(sg.position(k));
+    for (std::size_t z = k0; z < k1; ++z) pos.push_back(sg.position(z));
     c.position = torch::tensor(pos).to(device);
+  }
+  if (mc.coordinates) {
+    const auto xy = pixel_coordinates(sg.width(), sg.height(), 0, 0, sg.width(), sg.height(),
+                                      coordinate_scale(native, sg.pixel(), sg.width()));
+    c.coords = xy.unsqueeze(0).expand({n, 2, H, W}).contiguous().to(device);
   }
   return c;
 }

@@ -28,29 +28,64 @@ double learning_rate(double lr, int warmup, int steps, std::int64_t step) {
   return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
+double coordinate_scale(bool native, double pixel, int width) {
+  // Native: millimetres from the canvas centre / 100 (the same anatomy gets the same value in
+  // every volume); a fixed grid: -1 .. 1 across the canvas.
+  return native ? pixel / 100.0 : 2.0 / std::max(1, width);
+}
+
+torch::Tensor pixel_coordinates(int canvas_width, int canvas_height, int x0, int y0, int width, int height, double scale) {
+  auto xs = (torch::arange(x0, x0 + width, torch::kFloat) + 0.5 - canvas_width / 2.0) * scale;
+  auto ys = (torch::arange(y0, y0 + height, torch::kFloat) + 0.5 - canvas_height / 2.0) * scale;
+  return torch::stack({xs.view({1, width}).expand({height, width}), ys.view({height, 1}).expand({height, width})});
+}
+
 modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_t>& indices,
-                          const modules::ModelConfig& model, torch::Device device) {
+                          const modules::ModelConfig& model, torch::Device device, const std::vector<PatchOffset>& patches) {
   const auto B = static_cast<std::int64_t>(indices.size());
-  const auto G = static_cast<std::int64_t>(data.grid());
-  const std::size_t P = data.pixels();
+  const int W = data.width(), H = data.height();
+  const bool crop = !patches.empty();
+  if (crop && patches.size() != indices.size()) throw medsynth::Error("make_batch: one patch offset per slice", ExitCode::kRuntime);
+  const int pw = crop ? model.image_size : W, ph = crop ? model.image_size : H;
+  const std::size_t P = static_cast<std::size_t>(pw) * static_cast<std::size_t>(ph);
+  const int k = model.context, K = modules::context_slices(model);
+  // Copies slice i's patch n (offset of row n) into dst.
+  auto copy = [&](auto* dst, const auto* src, std::size_t n, auto convert) {
+    const int x0 = crop ? patches[n].x : 0, y0 = crop ? patches[n].y : 0;
+    for (int y = 0; y < ph; ++y) {
+      const auto* row = src + static_cast<std::size_t>(y0 + y) * static_cast<std::size_t>(W) + static_cast<std::size_t>(x0);
+      for (int x = 0; x < pw; ++x) dst[static_cast<std::size_t>(y) * static_cast<std::size_t>(pw) + static_cast<std::size_t>(x)] = convert(row[x]);
+    }
+  };
+  auto same = [](auto v) { return v; };
   modules::Batch b;
-  auto images = torch::empty({B, 1, G, G}, torch::kFloat);
+  auto images = torch::empty({B, 1, ph, pw}, torch::kFloat);
   float* dst = images.data_ptr<float>();
-  for (std::size_t n = 0; n < indices.size(); ++n) std::memcpy(dst + n * P, data.image(indices[n]), P * sizeof(float));
+  for (std::size_t n = 0; n < indices.size(); ++n) copy(dst + n * P, data.image(indices[n]), n, same);
   b.image = images.to(device);
   if (model.label_classes > 0) {
-    auto ids = torch::empty({B, G, G}, torch::kLong);
+    auto ids = torch::empty({B, K, ph, pw}, torch::kLong);
     auto* p = ids.data_ptr<std::int64_t>();
     for (std::size_t n = 0; n < indices.size(); ++n) {
-      const std::uint8_t* l = data.labels(indices[n]);
-      for (std::size_t i = 0; i < P; ++i) p[n * P + i] = l[i];
+      for (int d = -k; d <= k; ++d) {
+        const std::size_t j = d == 0 ? indices[n] : data.neighbour(indices[n], d);
+        copy(p + (n * static_cast<std::size_t>(K) + static_cast<std::size_t>(d + k)) * P, data.labels(j), n,
+             [](std::uint8_t v) { return static_cast<std::int64_t>(v); });
+      }
     }
-    b.labels = torch::one_hot(ids, model.label_classes).permute({0, 3, 1, 2}).to(torch::kFloat).contiguous().to(device);
+    // [B, K, H, W] ids -> [B, K * classes, H, W]: slice-major, each slice's one-hot classes together.
+    b.labels = torch::one_hot(ids, model.label_classes).permute({0, 1, 4, 2, 3}).reshape({B, K * model.label_classes, ph, pw})
+                   .to(torch::kFloat).contiguous().to(device);
   }
   if (model.source_image) {
-    auto src = torch::empty({B, 1, G, G}, torch::kFloat);
+    auto src = torch::empty({B, K, ph, pw}, torch::kFloat);
     float* s = src.data_ptr<float>();
-    for (std::size_t n = 0; n < indices.size(); ++n) std::memcpy(s + n * P, data.source(indices[n]), P * sizeof(float));
+    for (std::size_t n = 0; n < indices.size(); ++n) {
+      for (int d = -k; d <= k; ++d) {
+        const std::size_t j = d == 0 ? indices[n] : data.neighbour(indices[n], d);
+        copy(s + (n * static_cast<std::size_t>(K) + static_cast<std::size_t>(d + k)) * P, data.source(j), n, same);
+      }
+    }
     b.source = src.to(device);
   }
   if (model.num_classes > 0) {
@@ -62,6 +97,14 @@ modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_
     std::vector<float> pos;
     for (auto i : indices) pos.push_back(data.record(i).position);
     b.position = torch::tensor(pos).to(device);
+  }
+  if (model.coordinates) {
+    const double scale = coordinate_scale(data.native(), data.pixel(), W);
+    std::vector<torch::Tensor> c;
+    for (std::size_t n = 0; n < indices.size(); ++n) {
+      c.push_back(pixel_coordinates(W, H, crop ? patches[n].x : 0, crop ? patches[n].y : 0, pw, ph, scale));
+    }
+    b.coords = torch::stack(c).to(device);
   }
   return b;
 }
@@ -153,7 +196,12 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   if (train_idx.empty()) throw io::Error(cfg.data.manifest, "no training slices after the hold-out split");
 
   modules::ModelConfig mc = cfg.model;
-  mc.image_size = data.grid();
+  const bool patches = mc.coordinates;  // apply_data_to_model: coordinates come with patches
+  if (patches && (mc.image_size > data.width() || mc.image_size > data.height())) {
+    throw ConfigError("data.patch " + std::to_string(mc.image_size) + " is larger than the slices (" +
+                      std::to_string(data.width()) + "x" + std::to_string(data.height()) + ")");
+  }
+  if (!patches) mc.image_size = data.width();
   mc.label_classes = data.label_classes();
   if (mc.source_image && !data.has_source()) {
     throw io::Error(cfg.data.manifest, "model.source_image = true but the manifest has no source column");
@@ -233,6 +281,7 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   result.steps = start;
   const std::size_t local = static_cast<std::size_t>(tc.batch), ranks = static_cast<std::size_t>(world.world);
   std::vector<std::size_t> global_idx(local * ranks), batch_idx(local);
+  std::vector<PatchOffset> global_patch(patches ? local * ranks : 0), batch_patch(patches ? local : 0);
   std::unique_ptr<Progress> bar;
   if (lead) bar = std::make_unique<Progress>("training", tc.steps, start, tc.log_every);
   double interval_loss = 0;
@@ -245,9 +294,18 @@ TrainResult train(const RunConfig& cfg, bool resume) {
     std::uniform_int_distribution<std::size_t> pick(0, train_idx.size() - 1);
     // The global batch of the step, of which this rank takes its rows.
     for (auto& i : global_idx) i = train_idx[pick(rng)];
-    std::copy_n(global_idx.begin() + static_cast<long>(local * static_cast<std::size_t>(world.rank)), local,
-                batch_idx.begin());
-    auto batch = make_batch(data, batch_idx, mc, device);
+    const std::size_t first = local * static_cast<std::size_t>(world.rank);
+    std::copy_n(global_idx.begin() + static_cast<long>(first), local, batch_idx.begin());
+    if (patches) {
+      // Offsets for the global batch too, after the indices: one stream, any world size.
+      std::uniform_int_distribution<int> px(0, data.width() - mc.image_size), py(0, data.height() - mc.image_size);
+      for (auto& o : global_patch) {
+        o.x = px(rng);
+        o.y = py(rng);
+      }
+      std::copy_n(global_patch.begin() + static_cast<long>(first), local, batch_patch.begin());
+    }
+    auto batch = make_batch(data, batch_idx, mc, device, batch_patch);
     if (dp) {
       batch.global_offset = static_cast<std::int64_t>(local) * world.rank;
       batch.global_size = static_cast<std::int64_t>(local * ranks);

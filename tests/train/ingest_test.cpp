@@ -29,7 +29,7 @@ TEST(Ingest, BuildsCacheOnceAndReusesItWhileNothingChanges) {
   const double frac = double(first.heldout_slices) / double(first.train_slices + first.heldout_slices);
   EXPECT_NEAR(frac, 0.2, 0.02);
   const auto d = pl::SliceDataset::open(first.dir);
-  EXPECT_EQ(d.grid(), 32);
+  EXPECT_EQ(d.width(), 32);
   EXPECT_EQ(d.label_classes(), 4);  // background + 3 tissues
   std::set<int> held_z;
   for (auto i : d.indices(true)) held_z.insert(d.record(i).z);

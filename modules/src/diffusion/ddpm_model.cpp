@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "medsynth/modules/diffusion/noise_schedule.h"
+#include "medsynth/modules/diffusion/sampler.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/modules/train_util.h"
 
@@ -11,28 +11,22 @@ namespace medsynth::modules {
 namespace {
 
 int input_channels(const ModelConfig& c) {
+  const int k = context_slices(c);
   int n = c.image_channels;
-  if (c.label_classes > 0 && c.label_mode == "concat") n += c.label_classes + 1;  // + presence flag
-  if (c.source_image) n += 2;                                                      // image + presence flag
+  if (c.label_classes > 0 && c.label_mode == "concat") n += k * c.label_classes + 1;  // + presence flag
+  if (c.source_image) n += k + 1;                                                      // images + presence flag
+  if (c.coordinates) n += 2;
   return n;
-}
-
-torch::Tensor gather(const torch::Tensor& table, const torch::Tensor& t) {
-  return table.index_select(0, t.to(torch::kLong)).view({-1, 1, 1, 1});
 }
 
 }  // namespace
 
-DdpmModel::DdpmModel(const ModelConfig& config, torch::Device device) : config_(config), device_(device) {
-  if (config_.parametrization != "eps" && config_.parametrization != "v") {
-    throw Error("model.parametrization '" + config_.parametrization + "' is not eps or v", ExitCode::kUsage);
-  }
+DdpmModel::DdpmModel(const ModelConfig& config, torch::Device device)
+    : config_(config), device_(device), schedule_(config.parametrization, config.schedule, config.timesteps) {
   if (config_.label_mode != "concat" && config_.label_mode != "spade") {
     throw Error("model.label_mode '" + config_.label_mode + "' is not concat or spade", ExitCode::kUsage);
   }
-  alpha_bar_ = diffusion::alphas_cumprod(config_.schedule, config_.timesteps);
-  std::vector<float> ab(alpha_bar_.begin(), alpha_bar_.end());
-  alpha_bar_t_ = torch::tensor(ab).to(device_);
+  if (config_.context < 0) throw Error("data.context must be 0 or more", ExitCode::kUsage);
   // Weights initialise from LibTorch's global generator: seed it so a config gives one model.
   torch::manual_seed(0);
   net_ = nn::UNet(config_, input_channels(config_), config_.image_channels);
@@ -61,12 +55,18 @@ void DdpmModel::check_condition(const Condition& c) const {
   };
   if (c.labels.defined()) {
     if (config_.label_classes == 0) refuse("a label map", "it was trained without one");
-    if (c.labels.size(1) != config_.label_classes) {
-      refuse("a label map with " + std::to_string(c.labels.size(1)) + " classes",
-             "it was trained with " + std::to_string(config_.label_classes));
+    if (c.labels.size(1) != config_.label_classes * context_slices(config_)) {
+      refuse("a label map of " + std::to_string(c.labels.size(1)) + " channels",
+             "it was trained with " + std::to_string(config_.label_classes) + " classes on " +
+                 std::to_string(context_slices(config_)) + " slice(s)");
     }
   }
   if (c.source.defined() && !config_.source_image) refuse("a source image", "it was trained without one");
+  if (c.source.defined() && c.source.size(1) != context_slices(config_)) {
+    refuse("a source of " + std::to_string(c.source.size(1)) + " slice(s)",
+           "it was trained with " + std::to_string(context_slices(config_)));
+  }
+  if (c.coords.defined() && !config_.coordinates) refuse("pixel coordinates", "it was trained without them");
   if (c.class_id.defined()) {
     if (config_.num_classes == 0) refuse("a class", "it was trained without classes");
     if (c.class_id.min().item<int64_t>() < 0 || c.class_id.max().item<int64_t>() >= config_.num_classes) {
@@ -86,7 +86,8 @@ nn::UNetInput DdpmModel::assemble(const torch::Tensor& x_t, const torch::Tensor&
   in.t = t.to(torch::kFloat);
   if (config_.label_classes > 0) {
     // An absent or dropped label map is all zeros (never a valid one-hot map) with its flag 0.
-    auto labels = c.labels.defined() ? c.labels.to(opts) * p4 : torch::zeros({B, config_.label_classes, H, W}, opts);
+    const auto K = static_cast<std::int64_t>(config_.label_classes) * context_slices(config_);
+    auto labels = c.labels.defined() ? c.labels.to(opts) * p4 : torch::zeros({B, K, H, W}, opts);
     auto flag = c.labels.defined() ? p4.expand({B, 1, H, W}) : torch::zeros({B, 1, H, W}, opts);
     if (config_.label_mode == "concat") {
       parts.push_back(labels);
@@ -96,10 +97,14 @@ nn::UNetInput DdpmModel::assemble(const torch::Tensor& x_t, const torch::Tensor&
     }
   }
   if (config_.source_image) {
-    auto src = c.source.defined() ? c.source.to(opts) * p4 : torch::zeros({B, 1, H, W}, opts);
+    auto src = c.source.defined() ? c.source.to(opts) * p4 : torch::zeros({B, context_slices(config_), H, W}, opts);
     auto flag = c.source.defined() ? p4.expand({B, 1, H, W}) : torch::zeros({B, 1, H, W}, opts);
     parts.push_back(src);
     parts.push_back(flag);
+  }
+  if (config_.coordinates) {
+    // Where the pixel is, never dropped (it is not a condition a user chooses).
+    parts.push_back(c.coords.defined() ? c.coords.to(opts) : torch::zeros({B, 2, H, W}, opts));
   }
   in.x = parts.size() == 1 ? x_t : torch::cat(parts, 1);
   if (config_.num_classes > 0) {
@@ -127,19 +132,21 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   // stream (dropout masks are the one thing not matched across world sizes).
   torch::manual_seed(derive_seed(seed, static_cast<std::uint64_t>(batch.global_offset), 1));
   auto gen = make_generator(seed);
-  const auto B = batch.image.size(0);
-  const auto G = batch.global_size > 0 ? batch.global_size : B;
-  const auto off = batch.global_size > 0 ? batch.global_offset : 0;
   auto x0 = batch.image.to(device_);
+  const auto extent = global_extent(batch);
+  const std::int64_t G = extent.first, off = extent.second;
+  const auto B = x0.size(0);
+  auto rows = [&](const torch::Tensor& t) { return t.narrow(0, off, B).to(device_); };
   auto shape = x0.sizes().vec();
   shape[0] = G;
-  auto t = torch::randint(0, config_.timesteps, {G}, gen, torch::kLong).narrow(0, off, B).to(device_);
-  auto noise = torch::randn(shape, gen, torch::kFloat).narrow(0, off, B).to(device_);
-  auto present = (torch::rand({G}, gen, torch::kFloat) >= config_.condition_dropout).narrow(0, off, B).to(torch::kFloat).to(device_);
-  auto ab = gather(alpha_bar_t_, t);
-  auto x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise;
-  auto out = net_->forward(assemble(x_t, t, batch, present));
-  auto target = config_.parametrization == "eps" ? noise : ab.sqrt() * noise - (1 - ab).sqrt() * x0;
+  // Drawn for the global batch in a fixed order (times, noise, dropout), this rank's rows taken.
+  const auto d = schedule_.draw(gen, G);
+  auto noise = rows(torch::randn(shape, gen, torch::kFloat));
+  auto present = rows((torch::rand({G}, gen, torch::kFloat) >= config_.condition_dropout).to(torch::kFloat));
+  auto a = rows(d.a).view({-1, 1, 1, 1}), s = rows(d.s).view({-1, 1, 1, 1});
+  auto x_t = a * x0 + s * noise;
+  auto out = net_->forward(assemble(x_t, rows(d.t_net), batch, present));
+  auto target = schedule_.target(x0, noise, a, s);
   auto loss = torch::mse_loss(out, target);
   StepStats stats;
   stats.loss = loss.item<double>();
@@ -183,8 +190,31 @@ torch::Tensor DdpmModel::predict(const torch::Tensor& x, const torch::Tensor& t,
   return uncond + guidance * (cond - uncond);
 }
 
+std::vector<std::int64_t> DdpmModel::sample_shape(const Condition& c, const SampleOptions& o) const {
+  std::int64_t H = config_.image_size, W = config_.image_size;
+  for (const auto* t : {&c.labels, &c.source, &c.coords}) {
+    if (t->defined()) {
+      H = t->size(2);
+      W = t->size(3);
+    }
+  }
+  if (o.height > 0 && o.width > 0) {
+    H = o.height;
+    W = o.width;
+  }
+  return {config_.image_channels, H, W};
+}
+
+diffusion::Denoiser DdpmModel::denoiser(const Condition& c, double guidance) {
+  return [this, &c, guidance](const torch::Tensor& x, const diffusion::Level& l) {
+    auto tt = torch::full({x.size(0)}, l.t_net, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+    return predict(x, tt, c, guidance);
+  };
+}
+
 torch::Tensor DdpmModel::sample(const Condition& c, const SampleOptions& o) {
   check_condition(c);
+  diffusion::check_sampler(schedule_, o.sampler);
   torch::NoGradGuard ng;
   ema_->eval();
   const std::int64_t B = o.initial.defined() ? o.initial.size(0)
@@ -192,82 +222,21 @@ torch::Tensor DdpmModel::sample(const Condition& c, const SampleOptions& o) {
                                             : static_cast<std::int64_t>(o.seeds.size());
   if (B == 0) throw Error("sample: no condition and no seeds: nothing to sample", ExitCode::kUsage);
   if (c.size() != 0 && c.size() != B) throw Error("sample: one seed per condition is needed", ExitCode::kRuntime);
-  if (o.sampler != "ddim" && o.sampler != "ddpm") {
-    throw Error("sampler '" + o.sampler + "' is not ddim or ddpm", ExitCode::kUsage);
-  }
-  const bool inpaint = o.mask.defined();
-  if (inpaint && !o.known.defined()) throw Error("inpainting needs the known image", ExitCode::kRuntime);
   auto gens = sample_generators(o, B);
-  const std::vector<int64_t> shape{config_.image_channels, config_.image_size, config_.image_size};
+  const auto shape = sample_shape(c, o);
   if (o.initial.defined() && (o.initial.dim() != 4 || o.initial.sizes().slice(1) != torch::IntArrayRef(shape))) {
     throw Error("sample: the start latent has another shape than the model's images", ExitCode::kRuntime);
   }
-  auto x = o.initial.defined() ? o.initial.to(device_, torch::kFloat) : per_sample_noise(gens, shape, device_);
-  torch::Tensor known, mask;
-  if (inpaint) {
-    known = o.known.to(device_);
-    mask = o.mask.to(device_).to(torch::kFloat);
-  }
-  // DDPM is DDIM over every timestep with eta = 1 (the posterior variance of Ho et al.).
-  const bool ddpm = o.sampler == "ddpm";
-  const auto ts = diffusion::sampling_timesteps(config_.timesteps, ddpm ? config_.timesteps : o.steps);
-  const double eta = ddpm ? 1.0 : o.eta;
-  for (std::size_t i = 0; i < ts.size(); ++i) {
-    const int t = ts[i];
-    const double ab = alpha_bar_[static_cast<std::size_t>(t)];
-    const double ab_prev = i + 1 < ts.size() ? alpha_bar_[static_cast<std::size_t>(ts[i + 1])] : 1.0;
-    const int jumps = inpaint ? std::max(1, o.resample_jumps) : 1;
-    for (int r = 0; r < jumps; ++r) {
-      auto tt = torch::full({B}, t, torch::TensorOptions().dtype(torch::kLong).device(device_));
-      auto out = predict(x, tt, c, o.guidance);
-      torch::Tensor x0;
-      if (config_.parametrization == "eps") {
-        x0 = (x - std::sqrt(1 - ab) * out) / std::sqrt(ab);
-      } else {
-        x0 = std::sqrt(ab) * x - std::sqrt(1 - ab) * out;
-      }
-      x0 = x0.clamp(-1, 1);
-      auto eps = (x - std::sqrt(ab) * x0) / std::sqrt(1 - ab);
-      const double sigma = eta * std::sqrt((1 - ab_prev) / (1 - ab)) * std::sqrt(std::max(0.0, 1 - ab / ab_prev));
-      x = std::sqrt(ab_prev) * x0 + std::sqrt(std::max(0.0, 1 - ab_prev - sigma * sigma)) * eps;
-      if (sigma > 0) x = x + sigma * per_sample_noise(gens, shape, device_);
-      if (inpaint) {
-        // RePaint: the known region follows the real image, noised to the new timestep.
-        auto noised = std::sqrt(ab_prev) * known + std::sqrt(1 - ab_prev) * per_sample_noise(gens, shape, device_);
-        x = mask * x + (1 - mask) * noised;
-        if (r + 1 < jumps) {
-          // Resampling: diffuse back to t and denoise again, harmonising the two regions.
-          x = std::sqrt(ab / ab_prev) * x + std::sqrt(1 - ab / ab_prev) * per_sample_noise(gens, shape, device_);
-        }
-      }
-    }
-  }
-  if (inpaint) x = mask * x + (1 - mask) * known;  // outside the mask: exactly the input
-  return x.clamp(-1, 1);
+  auto x = o.initial.defined() ? o.initial.to(device_, torch::kFloat) : start_noise(o, gens, shape, device_);
+  return diffusion::sample(schedule_, denoiser(c, o.guidance), x, o,
+                           [&] { return per_sample_noise(gens, shape, device_); });
 }
 
 torch::Tensor DdpmModel::encode(const torch::Tensor& image, const Condition& c, const SampleOptions& o) {
   check_condition(c);
   torch::NoGradGuard ng;
   ema_->eval();
-  auto ts = diffusion::sampling_timesteps(config_.timesteps, o.steps);
-  std::reverse(ts.begin(), ts.end());  // ascending: from the image towards noise
-  auto x = image.to(device_, torch::kFloat);
-  const auto B = x.size(0);
-  for (std::size_t i = 0; i < ts.size(); ++i) {
-    // The network sees x at the level it is at; the first step starts from the clean image and
-    // asks the lowest timestep (DDIM inversion's usual approximation).
-    const int t_in = i == 0 ? ts[0] : ts[i - 1];
-    const double ab_in = alpha_bar_[static_cast<std::size_t>(t_in)];
-    const double ab_next = alpha_bar_[static_cast<std::size_t>(ts[i])];
-    auto tt = torch::full({B}, t_in, torch::TensorOptions().dtype(torch::kLong).device(device_));
-    auto out = predict(x, tt, c, o.guidance);
-    // ε from the output: ε itself, or from v = sqrt(ab) ε - sqrt(1 - ab) x0 at the level ab_in.
-    auto eps = config_.parametrization == "eps" ? out : std::sqrt(1 - ab_in) * x + std::sqrt(ab_in) * out;
-    auto x0 = i == 0 ? x : ((x - std::sqrt(1 - ab_in) * eps) / std::sqrt(ab_in)).clamp(-1, 1);
-    x = std::sqrt(ab_next) * x0 + std::sqrt(1 - ab_next) * eps;
-  }
-  return x;
+  return diffusion::invert(schedule_, denoiser(c, o.guidance), image.to(device_, torch::kFloat), o);
 }
 
 void DdpmModel::save(torch::serialize::OutputArchive& archive) {

@@ -5,19 +5,20 @@
 namespace medsynth::modules::nn {
 
 UNetImpl::UNetImpl(const ModelConfig& c, int in_channels, int out_channels)
-    : base_(c.channels.at(0)), levels_(static_cast<int>(c.channels.size())), res_blocks_(c.res_blocks) {
+    : base_(c.channels.at(0)), levels_(static_cast<int>(c.channels.size())), res_blocks_(c.res_blocks), stem_(c.stem) {
+  if (stem_ < 1) throw Error("model.stem must be 1 or more", ExitCode::kUsage);
   for (int ch : c.channels) {
     if (ch % c.groups != 0) {
       throw Error("model.channels: " + std::to_string(ch) + " is not a multiple of model.groups (" +
                   std::to_string(c.groups) + ")", ExitCode::kUsage);
     }
   }
-  if (c.image_size % (1 << (levels_ - 1)) != 0) {
-    throw Error("model.image_size " + std::to_string(c.image_size) + " must be divisible by 2^(levels-1) = " +
-                std::to_string(1 << (levels_ - 1)), ExitCode::kUsage);
+  if (c.image_size % (stem_ << (levels_ - 1)) != 0) {
+    throw Error("model.image_size " + std::to_string(c.image_size) + " must be divisible by stem * 2^(levels-1) = " +
+                std::to_string(stem_ << (levels_ - 1)), ExitCode::kUsage);
   }
   const int E = 4 * base_;
-  const int spade = c.label_classes > 0 && c.label_mode == "spade" ? c.label_classes : 0;
+  const int spade = c.label_classes > 0 && c.label_mode == "spade" ? c.label_classes * context_slices(c) : 0;
   time1 = register_module("time1", torch::nn::Linear(base_, E));
   time2 = register_module("time2", torch::nn::Linear(E, E));
   if (c.num_classes > 0) class_embed = register_module("class_embed", torch::nn::Embedding(c.num_classes + 1, E));
@@ -25,7 +26,7 @@ UNetImpl::UNetImpl(const ModelConfig& c, int in_channels, int out_channels)
     pos1 = register_module("pos1", torch::nn::Linear(base_, E));
     pos2 = register_module("pos2", torch::nn::Linear(E, E));
   }
-  in_conv = register_module("in_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, base_, 3).padding(1)));
+  in_conv = register_module("in_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels * stem_ * stem_, base_, 3).padding(1)));
 
   std::vector<int> skip_channels{base_};
   int ch = base_;
@@ -59,7 +60,7 @@ UNetImpl::UNetImpl(const ModelConfig& c, int in_channels, int out_channels)
     if (l > 0) ups.push_back(register_module("upsample_" + std::to_string(l), Upsample(ch)));
   }
   out_norm = register_module("out_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(c.groups, ch)));
-  out_conv = register_module("out_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, out_channels, 3).padding(1)));
+  out_conv = register_module("out_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, out_channels * stem_ * stem_, 3).padding(1)));
 }
 
 torch::Tensor UNetImpl::embedding(const UNetInput& in) {
@@ -73,10 +74,27 @@ torch::Tensor UNetImpl::embedding(const UNetInput& in) {
 }
 
 torch::Tensor UNetImpl::forward(const UNetInput& in) {
+  // Fully convolutional: a slice of any size is padded (edge values) to a multiple of
+  // stem * 2^(levels-1) on the bottom and right, and the output cropped back.
+  const std::int64_t m = static_cast<std::int64_t>(stem_) << (levels_ - 1);
+  const auto H = in.x.size(2), W = in.x.size(3);
+  const auto ph = (m - H % m) % m, pw = (m - W % m) % m;
+  if (ph != 0 || pw != 0) {
+    namespace F = torch::nn::functional;
+    auto pad = [&](const torch::Tensor& t) {
+      return F::pad(t, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
+    };
+    UNetInput padded = in;
+    padded.x = pad(in.x);
+    if (in.spade_labels.defined()) padded.spade_labels = pad(in.spade_labels);
+    return forward(padded).narrow(2, 0, H).narrow(3, 0, W);
+  }
   const auto emb = embedding(in);
   const auto& labels = in.spade_labels;
   std::vector<torch::Tensor> skips;
-  auto h = in_conv(in.x);
+  // The stem folds stem x stem pixels into channels (space-to-depth), so every level runs at
+  // 1/stem the resolution; the output unfolds again (Shi et al. 2016's sub-pixel layout).
+  auto h = in_conv(stem_ > 1 ? torch::pixel_unshuffle(in.x, stem_) : in.x);
   skips.push_back(h);
   std::size_t block = 0;
   for (int l = 0; l < levels_; ++l) {
@@ -101,7 +119,8 @@ torch::Tensor UNetImpl::forward(const UNetInput& in) {
     }
     if (l > 0) h = ups[up++](h);
   }
-  return out_conv(torch::silu(out_norm(h)));
+  auto out = out_conv(torch::silu(out_norm(h)));
+  return stem_ > 1 ? torch::pixel_shuffle(out, stem_) : out;
 }
 
 }  // namespace medsynth::modules::nn

@@ -26,6 +26,7 @@ struct Batch {
   torch::Tensor source;    // [B, 1, H, W] source image (other contrast, sketch, edges)
   torch::Tensor class_id;  // [B] int64
   torch::Tensor position;  // [B] float, normalised slice position in [0, 1]
+  torch::Tensor coords;    // [B, 2, H, W] in-plane position of every pixel (model.coordinates)
   // Data-parallel training: this batch is rows [global_offset, global_offset + B) of a global
   // batch of global_size; per-sample randomness is drawn for the global batch, so N ranks with
   // batch b train exactly like one process with batch N*b. 0 means "this batch is all of it".
@@ -40,8 +41,8 @@ struct StepStats {
 };
 
 struct SampleOptions {
-  std::string sampler = "ddim";  // ddim | ddpm
-  int steps = 50;                // DDIM steps (DDPM always runs every training timestep)
+  std::string sampler = "ddim";  // ddim | ddpm (eps, v); euler | heun | ddim (flow)
+  int steps = 50;                // sampler steps (DDPM always runs every training timestep)
   double eta = 0.0;              // DDIM stochasticity
   double guidance = 1.0;         // classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger
   std::vector<std::uint64_t> seeds;  // one per sample: its own noise stream
@@ -52,6 +53,16 @@ struct SampleOptions {
   // Decoding from a given latent (editing): [B, ...] as encode() returned it; undefined = draw
   // the start from the seeds.
   torch::Tensor initial;
+  // Slice size when no condition gives it (fully convolutional families sample any size);
+  // 0: the condition's size, else model.image_size.
+  int height = 0, width = 0;
+  // Start noise correlated across the samples (the slices of one volume): sample i starts from
+  // cos(w_i pi/2) N(anchor_lo_i) + sin(w_i pi/2) N(anchor_hi_i), each N the noise of that seed,
+  // mixed with the sample's own noise: sqrt(anchor_share) * anchors + sqrt(1 - share) * own.
+  // Empty: every sample from its own seed alone.
+  std::vector<std::uint64_t> anchor_lo, anchor_hi;
+  std::vector<double> anchor_weight;
+  double anchor_share = 1.0;
 };
 
 // What a family can do beyond sampling. The edit commands ask for a capability and refuse a

@@ -9,10 +9,11 @@ namespace medsynth::modules {
 
 struct ModelConfig {
   std::string family = "ddpm";
-  int image_size = 64;               // square slices, image_size x image_size
+  int image_size = 64;               // square training slices or patches, image_size x image_size
   int image_channels = 1;
   std::vector<int> channels{32, 64, 128};  // U-Net width per level
   int res_blocks = 2;                // ResBlocks per level
+  int stem = 1;                      // U-Net input folds stem x stem pixels into channels (2: 4x cheaper)
   int attention_levels = 1;          // self-attention on the last N (lowest-resolution) levels
   int groups = 8;                    // GroupNorm groups
   double dropout = 0.0;
@@ -24,9 +25,11 @@ struct ModelConfig {
   int num_classes = 0;               // > 0: a class / attribute id, by embedding
   bool slice_position = false;       // normalised slice position in [0, 1], by embedding
   double condition_dropout = 0.1;    // classifier-free guidance: P(condition dropped) in training
+  int context = 0;                   // 2.5-D: the label map / source carry slices z-k .. z+k
+  bool coordinates = false;          // two input channels: each pixel's in-plane position (patches)
 
   // Diffusion (ddpm, and ldm in latent space).
-  std::string parametrization = "v"; // eps | v
+  std::string parametrization = "v"; // eps | v | flow (rectified flow, velocity noise - image)
   std::string schedule = "cosine";   // linear | cosine
   int timesteps = 1000;
 
@@ -51,6 +54,9 @@ struct ModelConfig {
   // training starts; the ldm checkpoint then carries the autoencoder's weights itself.
   std::string autoencoder;
 };
+
+// Slices of the label map / source a condition carries: 2 * context + 1.
+inline int context_slices(const ModelConfig& c) { return 2 * c.context + 1; }
 
 struct OptimConfig {
   double lr = 2e-4;

@@ -21,6 +21,11 @@ std::vector<at::Generator> sample_generators(const SampleOptions& options, std::
 // noise on every device).
 torch::Tensor per_sample_noise(std::vector<at::Generator>& generators, torch::IntArrayRef shape, torch::Device device);
 
+// The start noise of a sampler: per-sample noise, or correlated across samples by the anchors of
+// `options` (SampleOptions::anchor_lo/hi/weight); draws from `generators` either way.
+torch::Tensor start_noise(const SampleOptions& options, std::vector<at::Generator>& generators, torch::IntArrayRef shape,
+                          torch::Device device);
+
 // Rows [offset, offset + B) of a standard normal tensor drawn for the whole global batch.
 torch::Tensor batch_randn(at::Generator& generator, torch::IntArrayRef local_shape, const Batch& batch,
                           torch::Device device);

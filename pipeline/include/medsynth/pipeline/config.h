@@ -3,6 +3,7 @@
 // command-line option (--train.steps 500). Defaults live in the structs' initialisers only.
 #include <boost/program_options.hpp>
 
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,22 @@ class ConfigError : public medsynth::Error {
   explicit ConfigError(const std::string& what) : medsynth::Error(what, ExitCode::kUsage) {}
 };
 
+// data.grid: "native" (the volume's own in-plane grid, stored as 0) or a size N (N x N slices).
+struct GridSize {
+  int value = 64;
+  GridSize(int v = 64) : value(v) {}  // NOLINT: an int is a size
+  operator int() const { return value; }  // NOLINT
+  bool native() const { return value == 0; }
+};
+std::ostream& operator<<(std::ostream& os, const GridSize& g);
+void validate(boost::any& out, const std::vector<std::string>& values, GridSize*, int);
+
 struct DataConfig {
   std::string manifest;          // CSV: subject,image[,labels][,source][,class]
-  int grid = 64;                 // slices are resampled in-plane to grid x grid
+  GridSize grid = 64;            // native, or slices resampled in-plane to grid x grid
+  int patch = 0;                 // training patches of patch x patch pixels (0: whole slices;
+                                 // data.grid = native needs patches: default 64 there)
+  int context = 0;               // 2.5-D: conditions carry slices z-context .. z+context
   double clip_low = 0.0;         // intensity percentiles (of foreground voxels) mapped to -1 and 1;
                                  // clip_low = 0: the volume's minimum (the background) is -1
   double clip_high = 99.5;
@@ -45,12 +59,16 @@ struct TrainConfig {
 };
 
 struct SampleConfig {
-  std::string sampler = "ddim";   // ddim | ddpm
+  std::string sampler = "ddim";   // ddim | ddpm (eps, v); euler | heun | ddim (flow)
   int steps = 50;
   double eta = 0.0;
   double guidance = 1.0;
   int seed = 7;
   int batch = 16;
+  // Start noise across the slices of a volume: independent (each slice its own), smooth (noise
+  // anchors every noise_span slices, each slice a spherical blend of its two anchors), shared.
+  std::string noise = "independent";
+  int noise_span = 8;
   // Stage runner (medsynth run): which whole volumes the sample stage makes, and how many
   // synthetic image/label pairs (data augmentation).
   std::string volumes = "heldout"; // heldout | all | none
@@ -61,6 +79,7 @@ struct SampleConfig {
 // when a PACS host is named.
 struct ExportConfig {
   bool dicom = true;
+  bool enhanced = false;           // one Enhanced MR file per volume, not one file per slice
   std::string uid_root;            // "" = 2.25.<UUID> UIDs
   std::string host;                // "" = no push
   int port = 4242;
@@ -84,6 +103,10 @@ boost::program_options::options_description config_options(RunConfig& config, st
 // Reads an INI file (may be "") and then command-line overrides ("--section.key value" tokens).
 // Overrides win. Unknown keys are refused with the nearest valid key suggested.
 RunConfig load_config(const std::string& ini_path, const std::vector<std::string>& overrides);
+
+// Fills the model fields that follow from [data] (image_size: the patch or grid; context;
+// coordinates with patches); load_config and config_from_ini_text call it.
+void apply_data_to_model(RunConfig& config);
 
 // The configuration as INI text (what a run actually used; stored with checkpoints).
 std::string to_ini(const RunConfig& config);

@@ -63,7 +63,10 @@ class SliceDataset {
   ~SliceDataset();
 
   std::size_t size() const { return records_.size(); }
-  int grid() const { return grid_; }
+  int width() const { return width_; }
+  int height() const { return height_; }
+  bool native() const { return grid_ == 0; }  // data.grid = native
+  double pixel() const { return pixel_; }      // in-plane pixel size in mm
   int label_classes() const { return label_classes_; }  // 0 when there are no label maps
   bool has_source() const { return sources_ != nullptr; }
   const float* image(std::size_t i) const { return images_ + i * pixels(); }
@@ -71,10 +74,13 @@ class SliceDataset {
   const float* source(std::size_t i) const { return sources_ + i * pixels(); }
   const SliceRecord& record(std::size_t i) const { return records_[i]; }
   std::vector<std::size_t> indices(bool heldout) const;
+  // The slice `d` slices away from slice i in the same volume; where that slice was not kept
+  // (too little foreground, or outside the volume), the nearest kept one towards i.
+  std::size_t neighbour(std::size_t i, int d) const;
   const nlohmann::json& index() const { return index_; }
   const std::string& fingerprint() const { return fingerprint_; }
   const std::string& dir() const { return dir_; }
-  std::size_t pixels() const { return static_cast<std::size_t>(grid_) * static_cast<std::size_t>(grid_); }
+  std::size_t pixels() const { return static_cast<std::size_t>(width_) * static_cast<std::size_t>(height_); }
 
  private:
   SliceDataset() = default;
@@ -86,7 +92,8 @@ class SliceDataset {
   std::vector<SliceRecord> records_;
   nlohmann::json index_;
   std::string fingerprint_, dir_;
-  int grid_ = 0, label_classes_ = 0;
+  int grid_ = 0, width_ = 0, height_ = 0, label_classes_ = 0;
+  double pixel_ = 1;
 };
 
 struct IngestResult {

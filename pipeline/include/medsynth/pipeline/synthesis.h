@@ -17,7 +17,7 @@ struct SynthesisRequest {
   std::string source;   // source image volume (condition)
   std::string like;     // a volume whose grid the output takes (class-only or unconditional)
   int class_id = -1;
-  int slices = 0;       // without any volume: this many slices on a grid x grid x slices grid
+  int slices = 0;       // without any volume: this many slices on a grid x grid x slices grid (native: image_size)
   SampleConfig sample;
   std::string device = "cpu";
   int threads = 0;
@@ -43,17 +43,26 @@ SynthesisResult synthesise(const SynthesisRequest& request);
 
 namespace medsynth::pipeline {
 
+// The slice grid a model samples on for a volume of `geometry`: the volume's own in-plane grid
+// for a model trained at data.grid = native, grid x grid otherwise.
+SliceGrid model_grid(const io::Geometry& geometry, const RunConfig& run);
+
 // The conditions of a volume's slices on a model's slice grid, batched on demand.
 struct SliceConditions {
-  std::vector<std::int32_t> labels;  // Z x G x G label ids of the model (empty: none)
-  std::vector<float> source;         // Z x G x G in [-1, 1] (empty: none)
+  std::vector<std::int32_t> labels;  // Z x H x W label ids of the model (empty: none)
+  std::vector<float> source;         // Z x H x W in [-1, 1] (empty: none)
   int class_id = -1;                 // < 0: none
   bool position = false;             // the model takes the slice position
+  bool native = false;               // the grid is native (coordinates in mm)
 
-  // Slices [k0, k1) as a model condition on `device`.
+  // Slices [k0, k1) as a model condition on `device`, each with model.context neighbours on
+  // each side (clamped at the volume's ends) and, for model.coordinates, its pixel positions.
   modules::Condition batch(std::size_t k0, std::size_t k1, const SliceGrid& grid, const modules::ModelConfig& model,
                            torch::Device device) const;
 };
+
+// The start-noise anchors of slices [k0, k1) (sample.noise; modules::SampleOptions::anchor_*).
+void set_noise_anchors(modules::SampleOptions& options, const SampleConfig& sample, std::size_t k0, std::size_t k1);
 
 // A label map's values as the model's label ids on the slice grid; a value the model never saw
 // in training is refused, naming the file.

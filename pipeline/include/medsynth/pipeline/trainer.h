@@ -20,9 +20,22 @@ struct TrainResult {
 // Learning rate at `step` (0-based): linear warm-up to `lr`, then cosine decay to 0 at `steps`.
 double learning_rate(double lr, int warmup, int steps, std::int64_t step);
 
-// Assembles the batch of slices `indices` (labels one-hot) on `device`.
+// Top-left corner of a training patch in the slice canvas.
+struct PatchOffset {
+  int x = 0, y = 0;
+};
+
+// Assembles the batch of slices `indices` on `device`: labels one-hot, with model.context
+// neighbouring slices on each side (slice-major channels); cropped to model.image_size patches at
+// `patches` (one per slice; empty: whole slices); with model.coordinates, the pixels' positions.
 modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_t>& indices,
-                          const modules::ModelConfig& model, torch::Device device);
+                          const modules::ModelConfig& model, torch::Device device,
+                          const std::vector<PatchOffset>& patches = {});
+
+// Coordinate channels [2, height, width] (x, y) of the pixels from (x0, y0) in a canvas of
+// canvas_width x canvas_height; `scale` from coordinate_scale(). Training and sampling share it.
+double coordinate_scale(bool native, double pixel, int canvas_width);
+torch::Tensor pixel_coordinates(int canvas_width, int canvas_height, int x0, int y0, int width, int height, double scale);
 
 // model.autoencoder of an ldm: a checkpoint, or a run folder whose newest checkpoint is taken.
 std::string resolve_autoencoder(const std::string& path);

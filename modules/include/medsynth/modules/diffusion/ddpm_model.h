@@ -1,12 +1,16 @@
 #pragma once
-// Family "ddpm": a conditional denoising diffusion model on slices (Ho et al. 2020) with ε- or
-// v-prediction (Salimans & Ho 2022), DDPM and DDIM samplers (Song et al. 2021), classifier-free
-// guidance (Ho & Salimans 2022) and RePaint-style inpainting (Lugmayr et al. 2022).
+// Family "ddpm": a conditional denoising diffusion model on slices (Ho et al. 2020) with ε-, v-
+// (Salimans & Ho 2022) or flow (rectified flow) prediction and classifier-free guidance (Ho &
+// Salimans 2022). The network is here; the noising is diffusion::Schedule and the samplers (DDPM,
+// DDIM, Euler, Heun, RePaint, inversion) are diffusion/sampler.h. Fully convolutional: it trains on
+// image_size patches and samples slices of any size (the condition's).
 #include <torch/torch.h>
 
 #include <memory>
 #include <optional>
 
+#include "medsynth/modules/diffusion/sampler.h"
+#include "medsynth/modules/diffusion/schedule.h"
 #include "medsynth/modules/generative_model.h"
 #include "medsynth/modules/nn/unet.h"
 
@@ -45,14 +49,15 @@ class DdpmModel : public GenerativeModel {
                          const torch::Tensor& present);
   void check_condition(const Condition& c) const;
   void update_ema();
+  std::vector<std::int64_t> sample_shape(const Condition& c, const SampleOptions& o) const;
+  diffusion::Denoiser denoiser(const Condition& c, double guidance);
 
   ModelConfig config_;
   torch::Device device_;
   nn::UNet net_{nullptr}, ema_{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   OptimConfig optim_;
-  std::vector<double> alpha_bar_;
-  torch::Tensor alpha_bar_t_;  // on device, float
+  diffusion::Schedule schedule_;
   std::int64_t ema_updates_ = 0;
 };
 

@@ -37,7 +37,7 @@ struct UNetImpl : torch::nn::Module {
   std::vector<Upsample> ups;
   ResBlock mid1{nullptr}, mid2{nullptr};
   Attention mid_attn{nullptr};
-  int levels_, res_blocks_;
+  int levels_, res_blocks_, stem_;
 };
 TORCH_MODULE(UNet);
 
