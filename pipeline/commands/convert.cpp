@@ -27,13 +27,15 @@ int convert_to_dicom(const po::variables_map& vm, const std::string& in, const s
   o.series_description = vm["series-description"].as<std::string>();
   o.model_family = vm["model-family"].as<std::string>();
   o.checkpoint = vm["checkpoint"].as<std::string>();
+  o.enhanced = vm.count("enhanced") > 0;
   // Validate the UID root before the (possibly long) read.
   if (!o.uid_root.empty()) io::make_dicom_uid(o.uid_root);
   io::Volume v = io::read_volume(in, ro);
   const long slice = vm["slice"].as<long>();
   if (slice >= 0) v = io::extract_slice(v, static_cast<std::size_t>(slice), in);
   const auto r = io::write_dicom_series(v, out, o);
-  std::cout << r.folder << " (" << r.files.size() << " files, series " << r.series_uid << ")\n";
+  std::cout << r.folder << " (" << r.files.size() << (o.enhanced ? " Enhanced MR file of " + std::to_string(v.geometry.size[2]) + " frames" : " files")
+            << ", series " << r.series_uid << ")\n";
   return 0;
 }
 
@@ -49,6 +51,7 @@ int run_convert(const po::variables_map& vm) {
   if (!vm["template"].as<std::string>().empty()) {
     std::cerr << "medsynth: warning: --template has no effect without --to dicom\n";
   }
+  if (vm.count("enhanced")) std::cerr << "medsynth: warning: --enhanced has no effect without --to dicom\n";
   io::WriteOptions wo;
   wo.force = vm.count("force") > 0;
   const std::string type = vm["type"].as<std::string>();
@@ -80,7 +83,7 @@ Command make_convert_command() {
   c.name = "convert";
   c.summary = "convert a volume or DICOM series to NIfTI, MetaImage, NRRD, PNG or synthetic DICOM";
   c.usage = "medsynth convert IN OUT [--series UID|N] [--volume N] [--type T] [--slice K] [--labels] [--force]\n"
-            "       medsynth convert IN OUT_DIR --to dicom [--template SRC.dcm] [--uid-root ROOT] [--force]";
+            "       medsynth convert IN OUT_DIR --to dicom [--enhanced] [--template SRC.dcm] [--uid-root ROOT] [--force]";
   c.details =
       "IN is anything 'medsynth info' reads (a 4-D DICOM series needs --volume N). OUT's suffix\n"
       "picks the format: .nii.gz, .nii, .mha, .mhd, .nrrd, .nhdr, or .png for a single slice.\n"
@@ -90,7 +93,9 @@ Command make_convert_command() {
       "replaced only with --force.\n"
       "With --to dicom, OUT_DIR becomes a folder of synthetic MR Image Storage files (IM0001.dcm, one\n"
       "per slice), marked SYNTHETIC, with fresh UIDs and a dummy patient (docs/dicom-export.md); a\n"
-      "--template DICOM lends its MR acquisition parameters after Annex E de-identification.";
+      "--template DICOM lends its MR acquisition parameters after Annex E de-identification. With\n"
+      "--enhanced, OUT_DIR holds one Enhanced MR Image Storage file (IM0001.dcm) with every slice as a\n"
+      "frame, its geometry in shared and per-frame functional groups.";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
     d.add_options()
         ("input", po::value<std::string>()->required(), "volume file or DICOM file/folder to read")
@@ -107,6 +112,7 @@ Command make_convert_command() {
         ("labels", "read and write as an integer label map")
         ("force", "replace OUT if it exists")
         ("to", po::value<std::string>()->default_value(""), "'dicom': write a synthetic DICOM series into the folder OUT")
+        ("enhanced", "--to dicom: one Enhanced MR Image Storage file of N frames instead of N MR Image files")
         ("template", po::value<std::string>()->default_value(""),
          "--to dicom: a real DICOM file lending MR acquisition parameters (de-identified first)")
         ("uid-root", po::value<std::string>()->default_value(""),

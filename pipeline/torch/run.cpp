@@ -516,6 +516,7 @@ json run_export(Context& ctx, json& artefacts) {
       o.model_family = ctx.config.model.family;
       o.checkpoint = fs::path(checkpoint).filename().string();
       o.series_description = "medsynth " + ctx.config.model.family + " " + name;
+      o.enhanced = e.enhanced;
       const io::Volume vol = io::read_volume(ctx.resolve(v.at("synthetic").get<std::string>()).string());
       const auto r = io::write_dicom_series(vol, (ctx.dir("export") / "dicom" / name).string(), o);
       std::cout << "export: " << r.folder << " (" << r.files.size() << " DICOM files, series " << r.series_uid << ")\n";

@@ -11,6 +11,7 @@
 #include "medsynth/io/dicom_uid.h"
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
+#include "dicom_compare.h"
 #include "test_util.h"
 
 namespace io = medsynth::io;
@@ -272,35 +273,119 @@ TEST(DicomSeriesWriter, TemplateIdentityNeverReachesAnyOutputByte) {
       if (!l.empty() && !short_number && l.find("1.2.276.0.7230010.3") != 0) needles.push_back(l);
     }
     ASSERT_GE(needles.size(), 4u) << ids.out;  // the templates do carry identity to look for
-    auto r = run_medsynth("convert " + kItkData + "KmeansTest_T1UCharRaw.nii.gz " + tmp.str("out") +
-                          " --to dicom --template " + tpl);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    const auto files = files_in(tmp.str("out"));
-    ASSERT_EQ(files.size(), 62u);
-    for (const auto& f : files) {
-      const std::string bytes = slurp(f);
-      for (const auto& n : needles) EXPECT_EQ(bytes.find(n), std::string::npos) << f << " holds '" << n << "'";
+    for (const bool enhanced : {false, true}) {
+      SCOPED_TRACE(enhanced ? "enhanced" : "classic");
+      const std::string out = tmp.str(enhanced ? "enhanced" : "classic");
+      auto r = run_medsynth("convert " + kItkData + "KmeansTest_T1UCharRaw.nii.gz " + out +
+                            " --to dicom --template " + tpl + (enhanced ? " --enhanced" : ""));
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const auto files = files_in(out);
+      ASSERT_EQ(files.size(), enhanced ? 1u : 62u);
+      for (const auto& f : files) {
+        const std::string bytes = slurp(f);
+        for (const auto& n : needles) EXPECT_EQ(bytes.find(n), std::string::npos) << f << " holds '" << n << "'";
+      }
+      auto check = python(
+          "import pydicom\n"
+          "t = pydicom.dcmread('" + tpl + "')\n"
+          "d = pydicom.dcmread('" + files.front() + "')\n"
+          "assert d.PatientIdentityRemoved == 'YES'\n"
+          "c = d.DeidentificationMethodCodeSequence[0]\n"
+          "assert (c.CodeValue, c.CodingSchemeDesignator) == ('113100', 'DCM'), c\n"
+          "assert 'Annex E' in d.DeidentificationMethod\n"
+          "assert not any(e.tag.is_private for e in d.iterall())\n"
+          "assert str(d.PatientName) == 'SYNTHETIC^MEDSYNTH' and d.PatientID.startswith('SYN-')\n"
+          "assert d.PatientID != t.PatientID and d.get('PatientBirthDate') in ('', None)\n"
+          "enhanced = d.SOPClassUID == '1.2.840.10008.5.1.4.1.1.4.1'\n"
+          "assert enhanced == " + std::string(enhanced ? "True" : "False") + "\n"
+          "if enhanced and t.Modality == 'MR':\n"
+          "    # The echo time moves into the shared MR Echo group; classic-only attributes stay out.\n"
+          "    e = d.SharedFunctionalGroupsSequence[0].MREchoSequence[0].EffectiveEchoTime\n"
+          "    assert float(e) == float(t.EchoTime), (e, t.EchoTime)\n"
+          "    assert 'ScanningSequence' not in d and 'EchoTime' not in d\n"
+          "elif enhanced:\n"
+          "    assert 'MREchoSequence' not in d.SharedFunctionalGroupsSequence[0]\n"
+          "elif t.Modality == 'MR':\n"
+          "    assert float(d.EchoTime) == float(t.EchoTime) and float(d.RepetitionTime) == float(t.RepetitionTime)\n"
+          "    assert str(d.ScanningSequence) == str(t.ScanningSequence), (d.ScanningSequence, t.ScanningSequence)\n"
+          "else:\n"
+          "    assert d.ScanningSequence == 'RM' and d.get('EchoTime') in ('', None)\n"
+          "print('ok')\n");
+      EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+      expect_dciodvfy_clean({files.front(), files.back()});
     }
-    auto check = python(
-        "import pydicom\n"
-        "t = pydicom.dcmread('" + tpl + "')\n"
-        "d = pydicom.dcmread('" + files.front() + "')\n"
-        "assert d.PatientIdentityRemoved == 'YES'\n"
-        "c = d.DeidentificationMethodCodeSequence[0]\n"
-        "assert (c.CodeValue, c.CodingSchemeDesignator) == ('113100', 'DCM'), c\n"
-        "assert 'Annex E' in d.DeidentificationMethod\n"
-        "assert not any(e.tag.is_private for e in d.iterall())\n"
-        "assert str(d.PatientName) == 'SYNTHETIC^MEDSYNTH' and d.PatientID.startswith('SYN-')\n"
-        "assert d.PatientID != t.PatientID and d.get('PatientBirthDate') in ('', None)\n"
-        "if t.Modality == 'MR':\n"
-        "    assert float(d.EchoTime) == float(t.EchoTime) and float(d.RepetitionTime) == float(t.RepetitionTime)\n"
-        "    assert str(d.ScanningSequence) == str(t.ScanningSequence), (d.ScanningSequence, t.ScanningSequence)\n"
-        "else:\n"
-        "    assert d.ScanningSequence == 'RM' and d.get('EchoTime') in ('', None)\n"
-        "print('ok')\n");
-    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
-    expect_dciodvfy_clean({files.front(), files.back()});
   }
+}
+
+TEST(DicomSeriesWriter, EnhancedMrPassesDciodvfyAndReadsBackInMedsynthAndDcm2niix) {
+  // One Enhanced MR Image file per volume: RAS ch2 (181 frames), LSA KmeansTest and left-handed
+  // (LAS) HarvardOxford. medsynth's reader gives the volume back (voxels exact, positions within
+  // 1e-3 mm), dcm2niix gives the same NIfTI as the source, dciodvfy finds no error.
+  for (const auto& nii : {data_file(kTemplates + "ch2.nii.gz", "mricron-data"),
+                          data_file(kItkData + "KmeansTest_T1UCharRaw.nii.gz", "insighttoolkit5-examples"),
+                          data_file(kTemplates + "HarvardOxford-cort-maxprob-thr0-1mm.nii.gz", "mricron-data")}) {
+    SCOPED_TRACE(nii);
+    TempDir tmp;
+    const io::Volume src = io::read_volume(nii);
+    io::DicomWriteOptions o;
+    o.enhanced = true;
+    const auto result = io::write_dicom_series(src, tmp.str("enh"), o);
+    const auto files = files_in(tmp.str("enh"));
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(result.files, files);
+    EXPECT_EQ(fs::path(files.front()).filename(), "IM0001.dcm");
+    const io::Volume back = io::read_volume(tmp.str("enh"));
+    if (src.geometry.orientation_code() == "LAS") {
+      expect_same_voxels_at_same_positions(back, src);  // stacked along row x column: reversed
+    } else {
+      expect_same_volume(back, src, 0.0);
+    }
+    expect_dcm2niix_matches(tmp.str("enh"), nii, tmp);
+    expect_dciodvfy_clean(files);
+  }
+}
+
+TEST(DicomSeriesWriter, EnhancedMrCarriesTheSyntheticMarkingAndFunctionalGroups) {
+  TempDir tmp;
+  io::Volume v = io::read_volume(data_file(kItkData + "KmeansTest_T1UCharRaw.nii.gz", "insighttoolkit5-examples"));
+  for (auto& x : v.voxels) x = x * 0.0137f - 1.25f;  // a real slope, in the shared Pixel Value Transformation
+  auto r = run_medsynth("convert " + kItkData + "KmeansTest_T1UCharRaw.nii.gz " + tmp.str("cli") +
+                        " --to dicom --enhanced --model-family ddpm --checkpoint run7/step-2000.pt");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 Enhanced MR file of 62 frames"), std::string::npos) << r.out;
+  io::DicomWriteOptions o;
+  o.enhanced = true;
+  const auto result = io::write_dicom_series(v, tmp.str("float"), o);
+  expect_same_volume(io::read_volume(tmp.str("float")), v, result.rescale_slope / 2 + 1e-6);
+  auto p = python(
+      "import pydicom\n"
+      "d = pydicom.dcmread('" + tmp.str("cli/IM0001.dcm") + "')\n"
+      "assert d.SOPClassUID == '1.2.840.10008.5.1.4.1.1.4.1', d.SOPClassUID\n"
+      "assert list(d.ImageType) == ['DERIVED', 'PRIMARY', 'VOLUME', 'NONE'], d.ImageType\n"
+      "assert int(d.NumberOfFrames) == 62 and len(d.PerFrameFunctionalGroupsSequence) == 62\n"
+      "assert d.SeriesDescription.startswith('SYNTHETIC') and 'SYNTHETIC' in d.ImageComments\n"
+      "assert d.ContentQualification == 'RESEARCH' and d.BurnedInAnnotation == 'NO'\n"
+      "assert 'ddpm' in d.DerivationDescription and 'run7/step-2000.pt' in d.DerivationDescription\n"
+      "assert str(d.PatientName) == 'SYNTHETIC^MEDSYNTH' and d.PatientID.startswith('SYN-')\n"
+      "assert 'PatientIdentityRemoved' not in d and 'Laterality' not in d\n"
+      "sh = d.SharedFunctionalGroupsSequence[0]\n"
+      "assert [float(x) for x in sh.PixelMeasuresSequence[0].PixelSpacing] == [2.0, 2.0]\n"
+      "assert sh.PixelValueTransformationSequence[0].RescaleType == 'US'\n"
+      "assert sh.MRImageFrameTypeSequence[0].FrameType == d.ImageType\n"
+      "for k, f in enumerate(d.PerFrameFunctionalGroupsSequence):\n"
+      "    c = f.FrameContentSequence[0]\n"
+      "    assert list(c.DimensionIndexValues) == [1, k + 1] and c.InStackPositionNumber == k + 1\n"
+      "    assert 'PlanePositionSequence' in f and 'PixelValueTransformationSequence' not in f\n"
+      "for u in (d.StudyInstanceUID, d.SeriesInstanceUID, d.SOPInstanceUID, d.FrameOfReferenceUID):\n"
+      "    assert u.startswith('2.25.') and len(u) <= 64, u\n"
+      "f = pydicom.dcmread('" + tmp.str("float/IM0001.dcm") + "')\n"
+      "assert float(f.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0].RescaleSlope) != 1\n"
+      "print('ok')\n");
+  EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+  // --enhanced without --to dicom has no effect: a warning, and the NIfTI is written.
+  r = run_medsynth("convert " + kItkData + "KmeansTest_T1UCharRaw.nii.gz " + tmp.str("k.nii.gz") + " --enhanced");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("--enhanced has no effect"), std::string::npos) << r.err;
 }
 
 TEST(DicomSeriesWriter, RefusesExistingFolderWithoutForceAndLeavesNothingOnFailure) {

@@ -1,6 +1,7 @@
 #pragma once
 // Synthetic DICOM export: a Volume as a series of single-frame MR Image Storage files, one per
-// slice along the third index axis, clearly marked synthetic and carrying no real identity.
+// slice along the third index axis (or one Enhanced MR Image Storage file of as many frames),
+// clearly marked synthetic and carrying no real identity.
 // docs/dicom-export.md lists every attribute written and why.
 #include <string>
 #include <vector>
@@ -26,11 +27,14 @@ struct DicomWriteOptions {
   std::string patient_id;
   std::string series_description;  // written after the "SYNTHETIC " prefix
   int series_number = 9001;
+  // One Enhanced MR Image Storage file (IM0001.dcm) holding every slice as a frame, with shared and
+  // per-frame functional groups, instead of one MR Image Storage file per slice.
+  bool enhanced = false;
 };
 
 struct DicomWriteResult {
   std::string folder;
-  std::vector<std::string> files;  // IM0001.dcm ... in slice order
+  std::vector<std::string> files;  // IM0001.dcm ... in slice order (enhanced: IM0001.dcm alone)
   std::string study_uid, series_uid, frame_of_reference_uid;
   double rescale_slope = 1, rescale_intercept = 0;  // one pair for the whole series
 };
