@@ -332,7 +332,7 @@ std::vector<DicomFrame> read_dicom_frames(const std::string& path) {
   return frames;
 }
 
-std::vector<std::int32_t> decode_stored_values(DicomFile& f) {
+void decode_frames(DicomFile& f, const FrameSink& use) {
   DcmDataset* ds = f.file->getDataset();
   const E_TransferSyntax xfer = ds->getOriginalXfer();
   Uint16 bits_alloc = 0, bits_stored = 0, high_bit = 0, pixel_rep = 0, samples = 1;
@@ -351,9 +351,8 @@ std::vector<std::int32_t> decode_stored_values(DicomFile& f) {
   if (bits_alloc != 8 && bits_alloc != 16) {
     throw Error(f.path, "BitsAllocated " + std::to_string(bits_alloc) + " is not supported (8 or 16)");
   }
-  const std::size_t n = static_cast<std::size_t>(f.rows) * static_cast<std::size_t>(f.columns) *
-                        static_cast<std::size_t>(f.frames);
-  std::vector<std::int32_t> out(n);
+  const std::size_t frame_size = static_cast<std::size_t>(f.rows) * static_cast<std::size_t>(f.columns);
+  const std::size_t n = frame_size * static_cast<std::size_t>(f.frames);
   // Stored bits may sit above bit 0 (HighBit > BitsStored - 1, seen in old ACR-NEMA files).
   const int shift = high_bit + 1 - bits_stored;
   auto convert = [&](long v, int from_bit) {
@@ -372,16 +371,16 @@ std::vector<std::int32_t> decode_stored_values(DicomFile& f) {
     // decides (dcm2niix keeps the codestream's unsigned values). 693_J2KI.dcm codes 14 stored
     // bits as a signed 16-bit codestream, whose values are taken as they are.
     Jpeg2000Frames j2k = decode_jpeg2000_frames(f.path, ds, f.rows, f.columns, f.frames);
+    f.file.reset();
     if (j2k.precision > bits_alloc) {
       throw Error(f.path, "JPEG 2000 codestream has " + std::to_string(j2k.precision) + "-bit samples, more than BitsAllocated " +
                               std::to_string(bits_alloc));
     }
-    out = std::move(j2k.samples);
     if (j2k.is_signed != (pixel_rep == 1)) {
-      for (auto& v : out) v = convert(v, 0);
+      for (auto& v : j2k.samples) v = convert(v, 0);
     }
-    f.file.reset();
-    return out;
+    for (long k = 0; k < f.frames; ++k) use(k, j2k.samples.data() + static_cast<std::size_t>(k) * frame_size);
+    return;
   }
   if (ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
       !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
@@ -392,24 +391,34 @@ std::vector<std::int32_t> decode_stored_values(DicomFile& f) {
   unsigned long count = 0;
   const std::string expected = std::to_string(n) + " (" + std::to_string(f.frames) + " frame(s) of " +
                                std::to_string(f.columns) + "x" + std::to_string(f.rows) + ")";
+  // One frame at a time through a buffer that stays in cache: a whole-file buffer of int32 would
+  // be zeroed, written and read again (a quarter of the read time of the 176-frame Philips file).
+  std::vector<std::int32_t> frame(frame_size);
   if (bits_alloc == 16) {
     const Uint16* p = nullptr;
     if (ds->findAndGetUint16Array(DCM_PixelData, p, &count).bad() || !p) {
       throw Error(f.path, "cannot read Pixel Data (truncated file?)");
     }
     if (count < n) throw Error(f.path, "Pixel Data holds " + std::to_string(count) + " values, expected " + expected);
-    for (std::size_t i = 0; i < n; ++i) out[i] = convert(pixel_rep == 1 && bits_stored == 16 ? static_cast<Sint16>(p[i]) : p[i], shift);
+    const bool sign16 = pixel_rep == 1 && bits_stored == 16;
+    for (long k = 0; k < f.frames; ++k, p += frame_size) {
+      for (std::size_t i = 0; i < frame_size; ++i) frame[i] = convert(sign16 ? static_cast<Sint16>(p[i]) : p[i], shift);
+      use(k, frame.data());
+    }
   } else {
     const Uint8* p = nullptr;
     if (ds->findAndGetUint8Array(DCM_PixelData, p, &count).bad() || !p) {
       throw Error(f.path, "cannot read Pixel Data (truncated file?)");
     }
     if (count < n) throw Error(f.path, "Pixel Data holds " + std::to_string(count) + " bytes, expected " + expected);
-    for (std::size_t i = 0; i < n; ++i) out[i] = convert(pixel_rep == 1 && bits_stored == 8 ? static_cast<Sint8>(p[i]) : p[i], shift);
+    const bool sign8 = pixel_rep == 1 && bits_stored == 8;
+    for (long k = 0; k < f.frames; ++k, p += frame_size) {
+      for (std::size_t i = 0; i < frame_size; ++i) frame[i] = convert(sign8 ? static_cast<Sint8>(p[i]) : p[i], shift);
+      use(k, frame.data());
+    }
   }
-  // Free the decoded pixels: the caller holds them now.
+  // Free the file's pixels: the caller has copied what it needs.
   f.file.reset();
-  return out;
 }
 
 }  // namespace medsynth::io::detail

@@ -6,6 +6,8 @@
 #include <dcmtk/dcmdata/dctk.h>
 
 #include <array>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,7 +15,7 @@
 
 namespace medsynth::io::detail {
 
-// A file's parsed dataset; pixel data stays on disk until decode_stored_values().
+// A file's parsed dataset; pixel data stays on disk until decode_frames().
 struct DicomFile {
   std::string path;
   std::shared_ptr<DcmFileFormat> file;
@@ -43,9 +45,13 @@ struct DicomFrame {
 // functional groups missing or inconsistent, a mosaic count the tiles cannot hold.
 std::vector<DicomFrame> read_dicom_frames(const std::string& path);
 
-// Every stored value of the file, frame after frame, masked to BitsStored and sign-extended
-// (decompressed by DCMTK). Frees the file's dataset afterwards.
-std::vector<std::int32_t> decode_stored_values(DicomFile& f);
+// Receives frame `frame` of a file as rows × columns stored values; the values are valid during
+// the call only.
+using FrameSink = std::function<void(long frame, const std::int32_t* values)>;
+
+// Hands every frame of the file, in order, to `use`: stored values masked to BitsStored and
+// sign-extended (decompressed by DCMTK, JPEG 2000 by OpenJPEG). Frees the file's dataset afterwards.
+void decode_frames(DicomFile& f, const FrameSink& use);
 
 // DICOM text helpers on any item (a dataset or a functional-group item).
 std::string item_string(DcmItem* item, const DcmTagKey& key);

@@ -189,7 +189,7 @@ PixelType choose_stored_type(const Volume& v, bool all_integer) {
 }
 
 // Decodes each file once (a multi-frame or mosaic file holds many slices) and copies its frames,
-// rescaled, into their slices of `v`.
+// rescaled, into their slices of `v`, frame by frame as they are decoded.
 void fill_voxels(Volume& v, const std::vector<const DicomFrame*>& slices, bool* all_integer) {
   const std::size_t nx = v.geometry.size[0], ny = v.geometry.size[1];
   std::map<DicomFile*, std::vector<std::size_t>> slices_of;
@@ -200,19 +200,21 @@ void fill_voxels(Volume& v, const std::vector<const DicomFrame*>& slices, bool* 
     slices_of[file].push_back(k);
   }
   for (DicomFile* file : order) {
-    const std::vector<std::int32_t> stored = detail::decode_stored_values(*file);
-    const std::size_t frame_size = static_cast<std::size_t>(file->rows) * static_cast<std::size_t>(file->columns);
-    for (std::size_t k : slices_of[file]) {
-      const DicomFrame& f = *slices[k];
-      const std::int32_t* src = stored.data() + static_cast<std::size_t>(f.frame) * frame_size;
-      float* dst = v.voxels.data() + k * nx * ny;
-      for (std::size_t j = 0; j < ny; ++j) {
-        const std::int32_t* line = src + (static_cast<std::size_t>(f.tile_row) + j) * static_cast<std::size_t>(file->columns) +
-                                   static_cast<std::size_t>(f.tile_col);
-        for (std::size_t i = 0; i < nx; ++i) dst[j * nx + i] = static_cast<float>(line[i] * f.slope + f.intercept);
+    // The slices each frame of the file feeds (a mosaic frame feeds all its tiles).
+    std::vector<std::vector<std::size_t>> by_frame(static_cast<std::size_t>(file->frames));
+    for (std::size_t k : slices_of[file]) by_frame.at(static_cast<std::size_t>(slices[k]->frame)).push_back(k);
+    const std::size_t columns = static_cast<std::size_t>(file->columns);
+    detail::decode_frames(*file, [&](long frame, const std::int32_t* src) {
+      for (std::size_t k : by_frame[static_cast<std::size_t>(frame)]) {
+        const DicomFrame& f = *slices[k];
+        float* dst = v.voxels.data() + k * nx * ny;
+        for (std::size_t j = 0; j < ny; ++j) {
+          const std::int32_t* line = src + (static_cast<std::size_t>(f.tile_row) + j) * columns + static_cast<std::size_t>(f.tile_col);
+          for (std::size_t i = 0; i < nx; ++i) dst[j * nx + i] = static_cast<float>(line[i] * f.slope + f.intercept);
+        }
+        if (f.slope != std::floor(f.slope) || f.intercept != std::floor(f.intercept)) *all_integer = false;
       }
-      if (f.slope != std::floor(f.slope) || f.intercept != std::floor(f.intercept)) *all_integer = false;
-    }
+    });
   }
 }
 
