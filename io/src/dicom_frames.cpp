@@ -288,6 +288,24 @@ std::vector<DicomFrame> mosaic_frames(const DicomFrame& base, DcmDataset* ds) {
   return frames;
 }
 
+// "'<name>' (<UID>)" of the file's transfer syntax, from its meta header. DCMTK parses a syntax
+// it does not know (HTJ2K, 1.2.840.10008.1.2.4.201-203, is newer than DCMTK 3.6.7) as explicit
+// little endian, so the dataset's own idea of its syntax would name the wrong one.
+std::string transfer_syntax_text(DcmFileFormat& file, E_TransferSyntax parsed_as) {
+  std::string uid = item_string(file.getMetaInfo(), DCM_TransferSyntaxUID);
+  if (uid.empty()) uid = DcmXfer(parsed_as).getXferID();
+  const DcmXfer x(uid.c_str());
+  if (x.getXfer() != EXS_Unknown) return std::string("'") + x.getXferName() + "' (" + uid + ")";
+  static const std::pair<const char*, const char*> kNewer[] = {
+      {"1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 (Lossless Only)"},
+      {"1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options (Lossless Only)"},
+      {"1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000"}};
+  for (const auto& [id, name] : kNewer) {
+    if (uid == id) return std::string("'") + name + "' (" + uid + ")";
+  }
+  return "transfer syntax " + uid + " (unknown to this build)";
+}
+
 }  // namespace
 
 std::vector<DicomFrame> read_dicom_frames(const std::string& path) {
@@ -384,9 +402,8 @@ void decode_frames(DicomFile& f, const FrameSink& use) {
   }
   if (ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
       !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
-    DcmXfer x(xfer);
-    throw Error(f.path, std::string("pixel data compressed as '") + x.getXferName() + "' (" + x.getXferID() +
-                            "), which this build cannot decode");
+    throw Error(f.path, "pixel data compressed as " + transfer_syntax_text(*f.file, xfer) +
+                            ", which this build cannot decode");
   }
   unsigned long count = 0;
   const std::string expected = std::to_string(n) + " (" + std::to_string(f.frames) + " frame(s) of " +
