@@ -247,12 +247,16 @@ void fill_enhanced_attributes(DcmDataset& ds, TemplateInfo& tpl, const Rescale& 
   const char* kType = "DERIVED\\PRIMARY\\VOLUME\\NONE";
   // Enhanced MR Image module (and its MR Image Description and Common CT/MR Image Description
   // macros at the image level).
-  put(ds, DCM_ImageType, kType);
-  put(ds, DCM_PixelPresentation, "MONOCHROME");
-  put(ds, DCM_VolumetricProperties, "VOLUME");
-  put(ds, DCM_VolumeBasedCalculationTechnique, "NONE");
-  put(ds, DCM_ComplexImageComponent, "MAGNITUDE");
-  put(ds, DCM_AcquisitionContrast, "UNKNOWN");
+  // The same Type 1 description at the image level and in the MR Image Frame Type group.
+  auto describe = [&](DcmItem& item, const DcmTagKey& type) {
+    put(item, type, kType);
+    put(item, DCM_PixelPresentation, "MONOCHROME");
+    put(item, DCM_VolumetricProperties, "VOLUME");
+    put(item, DCM_VolumeBasedCalculationTechnique, "NONE");
+    put(item, DCM_ComplexImageComponent, "MAGNITUDE");
+    put(item, DCM_AcquisitionContrast, "UNKNOWN");
+  };
+  describe(ds, DCM_ImageType);
   put(ds, DCM_PresentationLUTShape, "IDENTITY");
   put(ds, DCM_SOPInstanceUID, make_dicom_uid(uid_root));
   put(ds, DCM_InstanceNumber, "1");
@@ -292,13 +296,7 @@ void fill_enhanced_attributes(DcmDataset& ds, TemplateInfo& tpl, const Rescale& 
   DcmItem& voi = new_item(shared, DCM_FrameVOILUTSequence);
   put(voi, DCM_WindowCenter, detail::format_ds((lo + hi) / 2));
   put(voi, DCM_WindowWidth, detail::format_ds(std::max(hi - lo, 1.0)));
-  DcmItem& frame_type = new_item(shared, DCM_MRImageFrameTypeSequence);
-  put(frame_type, DCM_FrameType, kType);
-  put(frame_type, DCM_PixelPresentation, "MONOCHROME");
-  put(frame_type, DCM_VolumetricProperties, "VOLUME");
-  put(frame_type, DCM_VolumeBasedCalculationTechnique, "NONE");
-  put(frame_type, DCM_ComplexImageComponent, "MAGNITUDE");
-  put(frame_type, DCM_AcquisitionContrast, "UNKNOWN");
+  describe(new_item(shared, DCM_MRImageFrameTypeSequence), DCM_FrameType);
   // Frame Anatomy is Type 1: medsynth makes head MRI (SNOMED CT 69536005 "Head"), unpaired.
   DcmItem& anatomy = new_item(shared, DCM_FrameAnatomySequence);
   put(anatomy, DCM_FrameLaterality, "U");
@@ -368,6 +366,11 @@ DicomWriteResult write_dicom_series(const Volume& volume, const std::string& out
     throw Error(out_dir, "slices larger than 65535 pixels on a side do not fit DICOM Rows/Columns", ExitCode::kBadInput);
   }
   if (volume.voxels.size() != g.voxel_count()) throw Error(out_dir, "volume holds the wrong number of voxels", ExitCode::kRuntime);
+  // One Pixel Data value holds at most 2^32 - 2 bytes.
+  if (o.enhanced && volume.voxels.size() > 0xFFFFFFFEull / 2) {
+    throw Error(out_dir, "volume too large for one Enhanced MR file (Pixel Data over 4 GiB); write it without --enhanced",
+                ExitCode::kBadInput);
+  }
   // Template first: a bad template is bad input, reported before anything is created.
   TemplateInfo tpl = load_template(o.template_path, o.uid_root);
   AtomicFolder target(out_dir, o.force);
