@@ -17,6 +17,7 @@
 
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/slice_grid.h"
 #include "medsynth/version.h"
 
@@ -47,28 +48,6 @@ std::vector<std::string> split_csv_line(const std::string& line) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(0, 1);
   }
   return out;
-}
-
-std::string hash_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    XXH3_64bits_update(st, buf.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  const auto h = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return hex;
-}
-
-std::string hash_text(const std::string& text) {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(XXH3_64bits(text.data(), text.size())));
-  return hex;
 }
 
 template <typename T>
@@ -542,14 +521,24 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   // Label values → contiguous ids 0..K-1 (0 is background when present).
   std::vector<std::int32_t> label_values(label_values_set.begin(), label_values_set.end());
   if (label_values.size() > 255) throw io::Error(dc.manifest, "label maps hold more than 255 distinct labels");
+  // Does label 0 cover only empty image (the window's -1)? Then sampling may skip it far from tissue.
+  std::size_t zero_pixels = 0, zero_empty = 0;
   if (want_labels) {
     std::map<std::int32_t, std::uint8_t> id;
     for (std::size_t i = 0; i < label_values.size(); ++i) id[label_values[i]] = static_cast<std::uint8_t>(i);
     labels.reserve(records.size() * P);
     for (const auto& p : pending_labels) {
-      for (auto x : p.labels) labels.push_back(id[x]);
+      for (auto x : p.labels) {
+        const std::size_t at = labels.size();
+        labels.push_back(id[x]);
+        if (x == 0) {
+          ++zero_pixels;
+          zero_empty += images[at] <= -0.999f;
+        }
+      }
     }
   }
+  const bool empty_background = zero_pixels > 0 && static_cast<double>(zero_empty) >= 0.999 * static_cast<double>(zero_pixels);
 
   // Written into a temporary folder, renamed into place when complete: a half-written cache is
   // never found under the fingerprint.
@@ -571,6 +560,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     index["label_classes"] = want_labels ? static_cast<int>(label_values.size()) : 0;
     index["label_values"] = label_values;
     index["label_source"] = dc.labels;
+    index["empty_background"] = empty_background;
     index["has_source"] = has_source;
     index["manifest"] = dc.manifest;
     index["subjects"] = subjects_json;

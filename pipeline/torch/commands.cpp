@@ -121,12 +121,16 @@ int run_sample(const po::variables_map& vm) {
   rq.slices = vm["slices"].as<int>();
   rq.device = vm["device"].as<std::string>();
   rq.threads = vm["threads"].as<int>();
-  rq.sample.sampler = vm["sampler"].as<std::string>();
-  rq.sample.steps = vm["steps"].as<int>();
-  rq.sample.eta = vm["eta"].as<double>();
-  rq.sample.guidance = vm["guidance"].as<double>();
-  rq.sample.seed = vm["seed"].as<int>();
-  rq.sample.batch = vm["batch"].as<int>();
+  // The run's own [sample] settings (what the model was made to be sampled with), then the flags given.
+  rq.sample = config_from_ini_text(read_checkpoint_info(rq.checkpoint).run_config).sample;
+  if (!vm["sampler"].as<std::string>().empty()) rq.sample.sampler = vm["sampler"].as<std::string>();
+  if (vm["steps"].as<int>() > 0) rq.sample.steps = vm["steps"].as<int>();
+  if (!vm["noise"].as<std::string>().empty()) rq.sample.noise = vm["noise"].as<std::string>();
+  if (!vm["eta"].defaulted()) rq.sample.eta = vm["eta"].as<double>();
+  if (!vm["guidance"].defaulted()) rq.sample.guidance = vm["guidance"].as<double>();
+  if (!vm["seed"].defaulted()) rq.sample.seed = vm["seed"].as<int>();
+  if (!vm["batch"].defaulted()) rq.sample.batch = vm["batch"].as<int>();
+  if (vm.count("no-crop")) rq.sample.crop = false;
   rq.shard_index = parse_shard(vm["shard"].as<std::string>(), &rq.shard_count);
   const std::string out = vm["out"].as<std::string>();
   io::detect_write_format(out);  // a wrong output name fails before minutes of sampling
@@ -187,8 +191,12 @@ Command make_sample_command() {
         ("like", po::value<std::string>()->default_value(""), "a volume whose grid the output takes")
         ("slices", po::value<int>()->default_value(0), "without a volume: number of slices to make")
         ("out", po::value<std::string>()->required(), "output volume (.nii.gz, .nii, .mha, .nrrd)")
-        ("sampler", po::value<std::string>()->default_value("ddim"), "ddim | ddpm")
-        ("steps", po::value<int>()->default_value(50), "DDIM steps")
+        ("sampler", po::value<std::string>()->default_value(""),
+         "ddim | ddpm (eps, v models); euler | heun | ddim (flow models); default: the run's sample.sampler")
+        ("steps", po::value<int>()->default_value(0), "sampler steps (default: the run's sample.steps)")
+        ("noise", po::value<std::string>()->default_value(""),
+         "start noise across slices: independent | smooth | shared (default: the run's sample.noise)")
+        ("no-crop", "sample every pixel, also label 0 far from tissue (see sample.crop)")
         ("eta", po::value<double>()->default_value(0.0), "DDIM eta (0: deterministic)")
         ("guidance", po::value<double>()->default_value(1.0), "classifier-free guidance (0: unconditional)")
         ("seed", po::value<int>()->default_value(7), "seed; slice k uses (seed, k)")

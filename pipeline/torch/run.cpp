@@ -23,14 +23,15 @@
 #include <sstream>
 
 #define XXH_INLINE_ALL
-#include <xxhash.h>
 
+#include "medsynth/text.h"
 #include "medsynth/io/atomic_output.h"
 #include "medsynth/io/dicom_series_writer.h"
 #include "medsynth/io/error.h"
 #include "medsynth/io/pacs_client.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/checkpoint.h"
+#include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/command.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/synthesis.h"
@@ -56,37 +57,6 @@ namespace {
 
 constexpr int kStageFormat = 1;
 
-std::string hex64(std::uint64_t h) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-std::string hash_text(const std::string& text) { return hex64(XXH3_64bits(text.data(), text.size())); }
-
-std::string hash_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io::Error(path, "cannot be read (an input of the run)");
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    XXH3_64bits_update(st, buf.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  const auto h = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return hex64(h);
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // The lines "key = value" of one section of to_ini(config), without the keys in `skip`: the
 // settings a stage reads, as text for its fingerprint.
@@ -546,19 +516,6 @@ json run_export(Context& ctx, json& artefacts) {
   return out;
 }
 
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
 
 json run_report(Context& ctx, json& artefacts) {
   const fs::path index = ctx.dir("report") / "index.html";

@@ -12,6 +12,7 @@
 #include "medsynth/io/volume_io.h"
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/seed.h"
+#include "medsynth/modules/train_util.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/progress.h"
 #include "medsynth/pipeline/slice_dataset.h"
@@ -79,6 +80,9 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   conditions.native = run.data.grid.native();
 
   std::vector<float> stack(Z * P, std::numeric_limits<float>::quiet_NaN());
+  // Pixel-space diffusion with a label map whose label 0 was always empty image: crop to tissue.
+  const bool crop = rq.sample.crop && info.empty_background && info.family == "ddpm" && !conditions.labels.empty() &&
+                    !info.label_values.empty() && info.label_values[0] == 0;
   const std::size_t B = static_cast<std::size_t>(std::max(1, rq.sample.batch));
   const std::size_t batches = (Z + B - 1) / B;
   std::vector<std::size_t> mine;
@@ -104,12 +108,37 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
       so.seeds.push_back(modules::derive_seed(static_cast<std::uint64_t>(rq.sample.seed), k));
     }
     set_noise_anchors(so, rq.sample, k0, k1);
-    const modules::Condition c = conditions.batch(k0, k1, sg, mc, device);
-    auto x = model->sample(c, so).to(torch::kCPU).contiguous();
-    const float* px = x.data_ptr<float>();
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n) * P; ++i) {
-      // [-1, 1] back to the intensity window of the training images.
-      stack[k0 * P + i] = to_intensity(px[i], window);
+    modules::Condition c = conditions.batch(k0, k1, sg, mc, device);
+    // Where label 0 only ever meant empty image in training, pixels far from any other label are
+    // left empty and the network sees the rest: the box of the batch's tissue (with its context
+    // slices) grown by kCropMargin. The start noise is drawn for the whole slice and cut, so a
+    // slice's result does not depend on which pixels its batch leaves out.
+    const CropBox box = crop ? tissue_box(conditions, sg, mc, k0, k1) : CropBox{0, 0, sg.width(), sg.height()};
+    const float empty = to_intensity(-1.0f, window);
+    for (std::size_t i = k0 * P; i < k1 * P; ++i) stack[i] = empty;
+    if (box.width > 0 && box.height > 0) {
+      if (crop) {
+        auto gens = modules::sample_generators(so, n);
+        so.initial = modules::start_noise(so, gens, {mc.image_channels, sg.height(), sg.width()}, torch::kCPU)
+                         .narrow(2, box.y, box.height).narrow(3, box.x, box.width).contiguous().to(device);
+        so.height = box.height;
+        so.width = box.width;
+        c = crop_condition(c, box);
+      }
+      auto x = model->sample(c, so).to(torch::kCPU).contiguous();
+      const float* px = x.data_ptr<float>();
+      for (std::int64_t j = 0; j < n; ++j) {
+        for (int y = 0; y < box.height; ++y) {
+          for (int xx = 0; xx < box.width; ++xx) {
+            // [-1, 1] back to the intensity window of the training images.
+            stack[(k0 + static_cast<std::size_t>(j)) * P + static_cast<std::size_t>(box.y + y) * static_cast<std::size_t>(sg.width()) +
+                  static_cast<std::size_t>(box.x + xx)] =
+                to_intensity(px[(static_cast<std::size_t>(j) * static_cast<std::size_t>(box.height) + static_cast<std::size_t>(y)) *
+                                    static_cast<std::size_t>(box.width) + static_cast<std::size_t>(xx)],
+                             window);
+          }
+        }
+      }
     }
     for (std::size_t k = k0; k < k1; ++k) result.slices_done.push_back(static_cast<int>(k));
     done += n;
@@ -122,6 +151,41 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   result.volume.metadata["synthetic"] = info.family + " sample, " + std::filesystem::path(rq.checkpoint).filename().string();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
+}
+
+CropBox tissue_box(const SliceConditions& conds, const SliceGrid& sg, const modules::ModelConfig& mc, std::size_t k0,
+                   std::size_t k1) {
+  const int W = sg.width(), H = sg.height();
+  const std::size_t P = sg.pixels(), Z = sg.slices();
+  int x0 = W, y0 = H, x1 = -1, y1 = -1;
+  const std::size_t lo = k0 >= static_cast<std::size_t>(mc.context) ? k0 - static_cast<std::size_t>(mc.context) : 0;
+  const std::size_t hi = std::min(Z, k1 + static_cast<std::size_t>(mc.context));
+  for (std::size_t k = lo; k < hi; ++k) {
+    const std::int32_t* l = conds.labels.data() + k * P;
+    for (int y = 0; y < H; ++y) {
+      for (int x = 0; x < W; ++x) {
+        if (l[static_cast<std::size_t>(y) * static_cast<std::size_t>(W) + static_cast<std::size_t>(x)] != 0) {
+          x0 = std::min(x0, x);
+          x1 = std::max(x1, x);
+          y0 = std::min(y0, y);
+          y1 = std::max(y1, y);
+        }
+      }
+    }
+  }
+  if (x1 < 0) return {0, 0, 0, 0};  // no tissue: the whole batch stays empty
+  x0 = std::max(0, x0 - kCropMargin);
+  y0 = std::max(0, y0 - kCropMargin);
+  x1 = std::min(W - 1, x1 + kCropMargin);
+  y1 = std::min(H - 1, y1 + kCropMargin);
+  return {x0, y0, x1 - x0 + 1, y1 - y0 + 1};
+}
+
+modules::Condition crop_condition(modules::Condition c, const CropBox& b) {
+  for (auto* t : {&c.labels, &c.source, &c.coords}) {
+    if (t->defined()) *t = t->narrow(2, b.y, b.height).narrow(3, b.x, b.width).contiguous();
+  }
+  return c;
 }
 
 SliceGrid model_grid(const io::Geometry& geometry, const RunConfig& run) {

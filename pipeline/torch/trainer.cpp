@@ -197,6 +197,10 @@ TrainResult train(const RunConfig& cfg, bool resume) {
 
   modules::ModelConfig mc = cfg.model;
   const bool patches = mc.coordinates;  // apply_data_to_model: coordinates come with patches
+  if (mc.family != "ddpm" && (patches || mc.context > 0)) {
+    throw ConfigError("data.patch, data.grid = native and data.context are built for model.family = ddpm so far; " +
+                      mc.family + " trains on whole slices of a fixed data.grid without context (docs/models.md)");
+  }
   if (patches && (mc.image_size > data.width() || mc.image_size > data.height())) {
     throw ConfigError("data.patch " + std::to_string(mc.image_size) + " is larger than the slices (" +
                       std::to_string(data.width()) + "x" + std::to_string(data.height()) + ")");
@@ -232,6 +236,7 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   info.window_lo = window[0].get<float>();
   info.window_hi = window[1].get<float>();
   info.world_size = world.world;
+  info.empty_background = data.index().value("empty_background", false);
 
   std::int64_t start = 0;
   auto existing = list_checkpoints(ckpt_dir.string());

@@ -209,3 +209,31 @@ TEST(Flow, SmoothStartNoiseIsCorrelatedAlongTheVolumeAndExactPerSlice) {
   sc.noise = "wobbly";
   EXPECT_THROW(noise_of(0, 2), medsynth::Error);
 }
+
+TEST(Native, TissueBoxCoversEveryLabelOfTheBatchAndItsContextWithAMargin) {
+  const auto v = medsynth::io::read_volume(kCh2);
+  const pl::SliceGrid sg(v.geometry, 0);
+  pl::SliceConditions conds;
+  conds.labels.assign(sg.slices() * sg.pixels(), 0);
+  auto set = [&](std::size_t k, int x, int y) { conds.labels[k * sg.pixels() + static_cast<std::size_t>(y * sg.width() + x)] = 2; };
+  set(50, 60, 70);
+  set(51, 100, 90);
+  set(53, 150, 200);  // only in the context of a batch that ends at 52 with context 1
+  md::ModelConfig mc;
+  mc.context = 1;
+  const auto b = pl::tissue_box(conds, sg, mc, 50, 52);
+  EXPECT_EQ(b.x, 60 - pl::kCropMargin);
+  EXPECT_EQ(b.y, 70 - pl::kCropMargin);
+  EXPECT_EQ(b.x + b.width - 1, 100 + pl::kCropMargin);
+  EXPECT_EQ(b.y + b.height - 1, 90 + pl::kCropMargin);
+  const auto with_context = pl::tissue_box(conds, sg, mc, 50, 53);
+  EXPECT_EQ(with_context.x + with_context.width - 1, std::min(sg.width() - 1, 150 + pl::kCropMargin));
+  EXPECT_EQ(with_context.y + with_context.height - 1, std::min(sg.height() - 1, 200 + pl::kCropMargin));
+  EXPECT_EQ(pl::tissue_box(conds, sg, mc, 0, 10).width, 0) << "no tissue: nothing to sample";
+  md::Condition c;
+  c.labels = torch::rand({2, 3, sg.height(), sg.width()});
+  c.coords = torch::rand({2, 2, sg.height(), sg.width()});
+  const auto cut = pl::crop_condition(c, b);
+  EXPECT_EQ(cut.labels.sizes(), torch::IntArrayRef({2, 3, b.height, b.width}));
+  EXPECT_FLOAT_EQ(cut.coords[1][0][0][0].item<float>(), c.coords[1][0][b.y][b.x].item<float>());
+}

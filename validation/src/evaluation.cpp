@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "medsynth/error.h"
+#include "medsynth/text.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/validation/distribution_metrics.h"
 #include "medsynth/validation/feature_extractor.h"
@@ -74,14 +75,6 @@ json file_provenance(const std::string& path) {
   return {{"path", fs::absolute(path).string()}, {"files", files.size()}, {"bytes", bytes}, {"xxh3_64", hex}};
 }
 
-std::string utc_now() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Slices that show anatomy: at least 1% of pixels above the bottom 10% of the data range.
 // Near-empty end slices would otherwise dominate the unpaired sets with "background" samples.

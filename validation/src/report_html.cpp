@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "medsynth/error.h"
+#include "medsynth/text.h"
 #include "medsynth/io/atomic_folder.h"
 #include "medsynth/validation/evaluation.h"
 #include "medsynth/validation/report_viewer.h"
@@ -19,19 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string esc(const std::string& s) { return html_escape(s); }
 
 std::string fmt(double v, int digits = 4) {
   if (!std::isfinite(v)) return "∞";

@@ -19,6 +19,9 @@ struct CheckpointInfo {
   float window_lo = 0, window_hi = 1;      // intensity window of the training images
   std::int64_t step = 0;
   int world_size = 1;                      // data-parallel ranks that trained it
+  // In the training data, label 0 only ever covered empty image (the intensity minimum): a
+  // sampler may leave such pixels empty, far from any tissue, without the network.
+  bool empty_background = false;
 };
 
 // Writes <path> atomically. The model's save() provides weights, EMA and optimiser state.

@@ -61,6 +61,18 @@ struct SliceConditions {
                            torch::Device device) const;
 };
 
+// The part of a slice a sampler works on: pixels [x, x + width) x [y, y + height).
+struct CropBox {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+constexpr int kCropMargin = 16;  // pixels of label 0 kept around the tissue (the network's context)
+// The box of slices [k0, k1)'s non-zero label ids (and their context slices), grown by
+// kCropMargin; empty (width 0) when no slice has any.
+CropBox tissue_box(const SliceConditions& conditions, const SliceGrid& grid, const modules::ModelConfig& model,
+                   std::size_t k0, std::size_t k1);
+// The condition's image-shaped parts cut to `box`.
+modules::Condition crop_condition(modules::Condition condition, const CropBox& box);
+
 // The start-noise anchors of slices [k0, k1) (sample.noise; modules::SampleOptions::anchor_*).
 void set_noise_anchors(modules::SampleOptions& options, const SampleConfig& sample, std::size_t k0, std::size_t k1);
 
