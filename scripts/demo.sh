@@ -3,9 +3,9 @@
 #  1. describe and convert volumes (NIfTI, MHA, PNG, a plastimatch DICOM series read back);
 #  2. 'medsynth run configs/colin27-tissue-ddpm.ini', the stage runner (docs/pipeline.md):
 #     ingest   Colin27's skull-stripped T1 with its tissue map (background, CSF, grey, white matter
-#              by multi-Otsu) into 64x64 axial slices, a contiguous 20% slab held out;
-#     train    a conditional diffusion model on the slices, about 11 minutes on 2 cores;
-#     sample   the whole T1 volume from the tissue map, with the map's geometry;
+#              by multi-Otsu) into its native 181x217 1 mm axial slices, a contiguous 20% slab held out;
+#     train    a conditional flow model on 128x128 patches of the slices, about 12 minutes on 2 cores;
+#     sample   the whole T1 volume at 1 mm from the tissue map (4 Euler steps, noise smooth along z);
 #     evaluate it against the real T1 on the held-out slab (SSIM, PSNR, distributions, Dice per
 #              tissue): report.json + report.html;
 #     export   the synthetic volume as de-identified, synthetic-marked DICOM;
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR="${MEDSYNTH_BUILD_DIR:-build}"
 MEDSYNTH="$BUILD_DIR/pipeline/medsynth"
 OUT="${MEDSYNTH_DEMO_OUT:-demo-out}"
-STEPS="${MEDSYNTH_DEMO_STEPS:-600}"
+STEPS="${MEDSYNTH_DEMO_STEPS:-1000}"
 CH2=/usr/share/mricron/templates/ch2.nii.gz
 mkdir -p "$OUT"
 

@@ -169,8 +169,8 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "so neighbouring slices start alike) | shared (one noise for every slice)")
       ("sample.noise_span", key(&c.sample.noise_span), "sample.noise = smooth: slices between noise anchors")
       ("sample.crop", key(&c.sample.crop),
-       "ddpm with a label map: sample only the box around the tissue (label 0 beyond 16 pixels stays empty) when "
-       "label 0 was always empty image in training")
+       "ddpm with a label map: sample only the box around the tissue (label 0 beyond 16 pixels stays empty): "
+       "auto (when label 0 was always empty image in training) | on | off")
       ("sample.volumes", key(&c.sample.volumes),
        "medsynth run: whole volumes to synthesise: heldout (each held-out subject; with one subject, "
        "that subject, whose held-out slab is inside it) | all | none")

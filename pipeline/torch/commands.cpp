@@ -130,7 +130,7 @@ int run_sample(const po::variables_map& vm) {
   if (!vm["guidance"].defaulted()) rq.sample.guidance = vm["guidance"].as<double>();
   if (!vm["seed"].defaulted()) rq.sample.seed = vm["seed"].as<int>();
   if (!vm["batch"].defaulted()) rq.sample.batch = vm["batch"].as<int>();
-  if (vm.count("no-crop")) rq.sample.crop = false;
+  if (!vm["crop"].as<std::string>().empty()) rq.sample.crop = vm["crop"].as<std::string>();
   rq.shard_index = parse_shard(vm["shard"].as<std::string>(), &rq.shard_count);
   const std::string out = vm["out"].as<std::string>();
   io::detect_write_format(out);  // a wrong output name fails before minutes of sampling
@@ -196,7 +196,8 @@ Command make_sample_command() {
         ("steps", po::value<int>()->default_value(0), "sampler steps (default: the run's sample.steps)")
         ("noise", po::value<std::string>()->default_value(""),
          "start noise across slices: independent | smooth | shared (default: the run's sample.noise)")
-        ("no-crop", "sample every pixel, also label 0 far from tissue (see sample.crop)")
+        ("crop", po::value<std::string>()->default_value(""),
+         "sample only the box around the label map's tissue: auto | on | off (default: the run's sample.crop)")
         ("eta", po::value<double>()->default_value(0.0), "DDIM eta (0: deterministic)")
         ("guidance", po::value<double>()->default_value(1.0), "classifier-free guidance (0: unconditional)")
         ("seed", po::value<int>()->default_value(7), "seed; slice k uses (seed, k)")

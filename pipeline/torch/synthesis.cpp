@@ -81,8 +81,12 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
 
   std::vector<float> stack(Z * P, std::numeric_limits<float>::quiet_NaN());
   // Pixel-space diffusion with a label map whose label 0 was always empty image: crop to tissue.
-  const bool crop = rq.sample.crop && info.empty_background && info.family == "ddpm" && !conditions.labels.empty() &&
-                    !info.label_values.empty() && info.label_values[0] == 0;
+  if (rq.sample.crop != "auto" && rq.sample.crop != "on" && rq.sample.crop != "off") {
+    throw ConfigError("sample.crop '" + rq.sample.crop + "' is not auto, on or off");
+  }
+  const bool crop = (rq.sample.crop == "on" || (rq.sample.crop == "auto" && info.empty_background)) &&
+                    info.family == "ddpm" && !conditions.labels.empty() && !info.label_values.empty() &&
+                    info.label_values[0] == 0;
   const std::size_t B = static_cast<std::size_t>(std::max(1, rq.sample.batch));
   const std::size_t batches = (Z + B - 1) / B;
   std::vector<std::size_t> mine;

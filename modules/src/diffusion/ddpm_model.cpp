@@ -191,18 +191,12 @@ torch::Tensor DdpmModel::predict(const torch::Tensor& x, const torch::Tensor& t,
 }
 
 std::vector<std::int64_t> DdpmModel::sample_shape(const Condition& c, const SampleOptions& o) const {
-  std::int64_t H = config_.image_size, W = config_.image_size;
+  // An image-shaped condition sets the size; without one, the options' size or the training size.
   for (const auto* t : {&c.labels, &c.source, &c.coords}) {
-    if (t->defined()) {
-      H = t->size(2);
-      W = t->size(3);
-    }
+    if (t->defined()) return {config_.image_channels, t->size(2), t->size(3)};
   }
-  if (o.height > 0 && o.width > 0) {
-    H = o.height;
-    W = o.width;
-  }
-  return {config_.image_channels, H, W};
+  if (o.height > 0 && o.width > 0) return {config_.image_channels, o.height, o.width};
+  return {config_.image_channels, config_.image_size, config_.image_size};
 }
 
 diffusion::Denoiser DdpmModel::denoiser(const Condition& c, double guidance) {

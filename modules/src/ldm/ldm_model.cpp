@@ -127,6 +127,8 @@ torch::Tensor LdmModel::sample(const Condition& c, const SampleOptions& o) {
   need_autoencoder();
   if (scale_ == 0) throw Error("ldm: sampling from an untrained model (no latent scale yet)", ExitCode::kRuntime);
   SampleOptions lo = o;
+  lo.height = o.height / factor_;  // a slice size asked for is the image's: the latent is factor_ smaller
+  lo.width = o.width / factor_;
   torch::Tensor mask, known;
   if (o.mask.defined()) {
     if (!o.known.defined()) throw Error("inpainting needs the known image", ExitCode::kRuntime);

@@ -69,9 +69,9 @@ struct SampleConfig {
   // anchors every noise_span slices, each slice a spherical blend of its two anchors), shared.
   std::string noise = "independent";
   int noise_span = 8;
-  // Pixel-space diffusion on a label map whose label 0 was always empty image in training:
-  // sample only the box around the tissue (the rest stays empty).
-  bool crop = true;
+  // Pixel-space diffusion on a label map: sample only the box around the tissue, the rest empty.
+  // auto: when label 0 was always empty image in training; on: always; off: never.
+  std::string crop = "auto";
   // Stage runner (medsynth run): which whole volumes the sample stage makes, and how many
   // synthetic image/label pairs (data augmentation).
   std::string volumes = "heldout"; // heldout | all | none
