@@ -54,7 +54,7 @@ void validate(boost::any& out, const std::vector<std::string>& values, GridSize*
     }
   } catch (const std::exception&) {
   }
-  throw po::validation_error(po::validation_error::invalid_option_value);
+  throw po::invalid_option_value(v);  // "the argument ('nativ') for option '--data.grid' is invalid"
 }
 
 po::options_description config_options(RunConfig& c, std::string& channels) {

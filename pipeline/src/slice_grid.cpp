@@ -27,6 +27,9 @@ SliceGrid SliceGrid::with_pixel(const io::Geometry& g, double pixel, int width, 
   const auto [w, h] = sg.fit(sg.pixel_);
   sg.width_ = width > 0 ? width : w;
   sg.height_ = height > 0 ? height : h;
+  // A volume smaller than the canvas sits a whole number of pixels from its edge, so at its own
+  // pixel size it is still copied voxel for voxel (an odd margin would shift it half a pixel).
+  sg.centre_ = {std::floor((sg.width_ - w) / 2.0) + w / 2.0, std::floor((sg.height_ - h) / 2.0) + h / 2.0};
   return sg;
 }
 
@@ -73,14 +76,17 @@ std::size_t SliceGrid::original_index(std::size_t i, std::size_t j, std::size_t 
 
 double SliceGrid::canonical_coordinate(int axis, double u) const {
   const auto a = static_cast<std::size_t>(axis);
-  const double extent = axis == 0 ? width_ : height_;
-  return (static_cast<double>(canonical_size_[a]) - 1) / 2 + ((u + 0.5) - extent / 2.0) * pixel_ / canonical_spacing_[a];
+  return (static_cast<double>(canonical_size_[a]) - 1) / 2 + ((u + 0.5) - centre(axis)) * pixel_ / canonical_spacing_[a];
+}
+
+double SliceGrid::centre(int axis) const {
+  const double c = centre_[static_cast<std::size_t>(axis)];
+  return c >= 0 ? c : (axis == 0 ? width_ : height_) / 2.0;
 }
 
 double SliceGrid::grid_coordinate(int axis, double i) const {
   const auto a = static_cast<std::size_t>(axis);
-  const double extent = axis == 0 ? width_ : height_;
-  return (i - (static_cast<double>(canonical_size_[a]) - 1) / 2) * canonical_spacing_[a] / pixel_ + extent / 2.0 - 0.5;
+  return (i - (static_cast<double>(canonical_size_[a]) - 1) / 2) * canonical_spacing_[a] / pixel_ + centre(axis) - 0.5;
 }
 
 std::vector<float> SliceGrid::resample(const io::Volume& v, float fill) const {

@@ -59,6 +59,8 @@ CheckpointInfo info_from(torch::serialize::InputArchive& a, const std::string& p
   info.world_size = a.try_read("world_size", world) ? static_cast<int>(world.item<std::int64_t>()) : 1;
   torch::Tensor empty;
   info.empty_background = a.try_read("empty_background", empty) && empty.item<std::int64_t>() != 0;
+  torch::Tensor pixel;
+  info.pixel = a.try_read("pixel", pixel) ? pixel.item<double>() : 0.0;
   return info;
 }
 
@@ -76,6 +78,7 @@ void save_checkpoint(const std::string& path, modules::GenerativeModel& model, c
   a.write("label_values", lv.empty() ? torch::zeros({0}, torch::kInt) : torch::tensor(lv));
   a.write("window", torch::tensor({info.window_lo, info.window_hi}));
   a.write("world_size", torch::tensor(static_cast<std::int64_t>(info.world_size)));
+  a.write("pixel", torch::tensor(info.pixel, torch::kDouble));
   a.write("empty_background", torch::tensor(static_cast<std::int64_t>(info.empty_background ? 1 : 0)));
   model.save(a);
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());

@@ -215,7 +215,7 @@ int run_inpaint(const po::variables_map& vm) {
   std::size_t count = 0;
   for (std::size_t i = 0; i < region.size(); ++i) count += region[i] = mask.voxels[i] != 0.0f;
   if (count == 0) throw io::Error(mask_path, "the mask is empty: nothing to inpaint");
-  const SliceGrid sg = model_grid(image.geometry, l.run);
+  const SliceGrid sg = model_grid(image.geometry, l.run, l.info);
   const SliceConditions conds = conditions_from(vm, "condition", sg, image.geometry, l);
   auto so = sample_options(vm);
   so.resample_jumps = vm["jumps"].as<int>();
@@ -288,7 +288,7 @@ int run_sketch(const po::variables_map& vm) {
       }
     }
   }
-  const SliceGrid sg = model_grid(g, l.run);
+  const SliceGrid sg = model_grid(g, l.run, l.info);
   SliceConditions conds = conditions_from(vm, "labels", sg, g, l);
   SliceConditions original_conds = conds;
   original_conds.labels = label_ids_on_grid(sg, original, orig_path, l.info);
@@ -347,7 +347,7 @@ int run_interpolate(const po::variables_map& vm) {
   }
   io::AtomicFolder folder(out, vm.count("force") > 0);
   const auto& mc = l.model->config();
-  const SliceGrid sg = model_grid(a.geometry, l.run);
+  const SliceGrid sg = model_grid(a.geometry, l.run, l.info);
   const SliceConditions ca = conditions_from(vm, "condition", sg, a.geometry, l);
   SliceConditions cb = ca;
   if (vm.count("to-condition") && !vm["to-condition"].as<std::string>().empty()) {

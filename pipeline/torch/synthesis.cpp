@@ -68,7 +68,7 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
     geometry.size = {side, side,
                      static_cast<std::size_t>(rq.slices)};
   }
-  const SliceGrid sg = model_grid(geometry, run);
+  const SliceGrid sg = model_grid(geometry, run, info);
   const std::size_t Z = sg.slices(), P = sg.pixels();
 
   const IntensityWindow window = checkpoint_window(info);
@@ -192,7 +192,8 @@ modules::Condition crop_condition(modules::Condition c, const CropBox& b) {
   return c;
 }
 
-SliceGrid model_grid(const io::Geometry& geometry, const RunConfig& run) {
+SliceGrid model_grid(const io::Geometry& geometry, const RunConfig& run, const CheckpointInfo& info) {
+  if (run.data.grid.native()) return SliceGrid::with_pixel(geometry, info.pixel, 0, 0);
   return SliceGrid(geometry, run.data.grid.value);
 }
 

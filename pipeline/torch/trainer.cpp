@@ -237,6 +237,7 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   info.window_hi = window[1].get<float>();
   info.world_size = world.world;
   info.empty_background = data.index().value("empty_background", false);
+  info.pixel = data.native() ? data.pixel() : 0.0;
 
   std::int64_t start = 0;
   auto existing = list_checkpoints(ckpt_dir.string());

@@ -52,6 +52,16 @@ TEST(Native, SliceGridCopiesColin27VoxelForVoxel) {
   std::size_t differ = 0;
   for (std::size_t i = 0; i < v.voxels.size(); ++i) differ += back.voxels[i] != v.voxels[i];
   EXPECT_EQ(differ, 0u) << "a native grid must neither interpolate nor shift";
+  // On a larger canvas with an odd margin (several subjects share the largest canvas) the volume
+  // sits whole pixels in: still copied, not interpolated half a pixel off.
+  const auto wide = pl::SliceGrid::with_pixel(v.geometry, 1.0, 184, 220);
+  const auto padded = wide.resample(v, 0.0f);
+  EXPECT_EQ(padded[static_cast<std::size_t>(110 * 184 + 92) + 90 * wide.pixels()],
+            stack[static_cast<std::size_t>((110 - 1) * 181 + 92 - 1) + 90 * sg.pixels()]);
+  const auto back_wide = wide.restore(padded, v.geometry);
+  std::size_t differ_wide = 0;
+  for (std::size_t i = 0; i < v.voxels.size(); ++i) differ_wide += back_wide.voxels[i] != v.voxels[i];
+  EXPECT_EQ(differ_wide, 0u);
   // The 64 grid, by contrast, is not the identity (it resamples).
   const pl::SliceGrid g64(v.geometry, 64);
   EXPECT_EQ(g64.width(), 64);
@@ -236,4 +246,25 @@ TEST(Native, TissueBoxCoversEveryLabelOfTheBatchAndItsContextWithAMargin) {
   const auto cut = pl::crop_condition(c, b);
   EXPECT_EQ(cut.labels.sizes(), torch::IntArrayRef({2, 3, b.height, b.width}));
   EXPECT_FLOAT_EQ(cut.coords[1][0][0][0].item<float>(), c.coords[1][0][b.y][b.x].item<float>());
+}
+
+TEST(Native, DataGridReadsNativeOrASizeAndRefusesAnythingElse) {
+  const auto native = pl::load_config("", {"--data.grid", "native", "--data.context", "2"});
+  EXPECT_TRUE(native.data.grid.native());
+  EXPECT_EQ(native.model.image_size, 64) << "a native grid trains on 64x64 patches unless data.patch says otherwise";
+  EXPECT_TRUE(native.model.coordinates);
+  EXPECT_EQ(native.model.context, 2);
+  EXPECT_NE(pl::to_ini(native).find("grid = native"), std::string::npos);
+  EXPECT_TRUE(pl::config_from_ini_text(pl::to_ini(native)).data.grid.native());
+  const auto fixed = pl::load_config("", {"--data.grid", "48"});
+  EXPECT_EQ(fixed.data.grid.value, 48);
+  EXPECT_FALSE(fixed.model.coordinates);
+  for (const char* bad : {"nativ", "0", "-3", "64px"}) {
+    try {
+      (void)pl::load_config("", {"--data.grid", bad});
+      ADD_FAILURE() << "data.grid " << bad << " was accepted";
+    } catch (const pl::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("data.grid"), std::string::npos) << e.what();
+    }
+  }
 }

@@ -222,6 +222,13 @@ torch::Tensor DdpmModel::sample(const Condition& c, const SampleOptions& o) {
     throw Error("sample: the start latent has another shape than the model's images", ExitCode::kRuntime);
   }
   auto x = o.initial.defined() ? o.initial.to(device_, torch::kFloat) : start_noise(o, gens, shape, device_);
+  if (o.initial.defined()) {
+    // The caller drew the start (a latent, or its own start noise from these seeds): stochastic
+    // steps take another stream of each sample's seed, never the start's values again.
+    SampleOptions steps_from = o;
+    for (std::size_t i = 0; i < steps_from.seeds.size(); ++i) steps_from.seeds[i] = derive_seed(o.seeds[i], 1, 17);
+    gens = sample_generators(steps_from, B);
+  }
   return diffusion::sample(schedule_, denoiser(c, o.guidance), x, o,
                            [&] { return per_sample_noise(gens, shape, device_); });
 }

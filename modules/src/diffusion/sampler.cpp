@@ -51,8 +51,17 @@ torch::Tensor sample(const Schedule& schedule, const Denoiser& denoiser, torch::
       } else {
         auto x0 = schedule.split(x, out, cur).first.clamp(-1, 1);
         auto eps = (x - cur.a * x0) / cur.s;
-        const double var_ratio = (next.s * next.s) / (cur.s * cur.s);
-        const double sigma = eta * std::sqrt(var_ratio) * std::sqrt(std::max(0.0, 1 - (cur.a * cur.a) / (next.a * next.a)));
+        // DDIM's sigma: eta (s_next / s_cur) sqrt(s_cur^2 - r^2 s_next^2) with r = a_cur / a_next;
+        // on a variance-preserving schedule (a^2 + s^2 = 1) that is Song et al.'s
+        // sqrt((1 - ab_prev) / (1 - ab)) sqrt(1 - ab / ab_prev), kept in that form there.
+        double sigma = 0;
+        if (schedule.is_flow()) {
+          const double ratio = cur.a / next.a;
+          sigma = eta * (next.s / cur.s) * std::sqrt(std::max(0.0, cur.s * cur.s - ratio * ratio * next.s * next.s));
+        } else {
+          const double var_ratio = (next.s * next.s) / (cur.s * cur.s);
+          sigma = eta * std::sqrt(var_ratio) * std::sqrt(std::max(0.0, 1 - (cur.a * cur.a) / (next.a * next.a)));
+        }
         x = next.a * x0 + std::sqrt(std::max(0.0, next.s * next.s - sigma * sigma)) * eps;
         if (sigma > 0) x = x + sigma * noise();
       }

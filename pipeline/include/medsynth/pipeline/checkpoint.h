@@ -22,6 +22,7 @@ struct CheckpointInfo {
   // In the training data, label 0 only ever covered empty image (the intensity minimum): a
   // sampler may leave such pixels empty, far from any tissue, without the network.
   bool empty_background = false;
+  double pixel = 0;  // data.grid = native: the training slices' in-plane pixel in mm (0: not native)
 };
 
 // Writes <path> atomically. The model's save() provides weights, EMA and optimiser state.

@@ -55,7 +55,9 @@ class SliceGrid {
   std::array<bool, 3> flip_{};  // ... running backwards
   std::array<std::size_t, 3> canonical_size_{};
   std::array<double, 3> canonical_spacing_{};
-  double pixel_ = 1;            // grid pixel size in mm (square)
+  double pixel_ = 1;                        // grid pixel size in mm (square)
+  std::array<double, 2> centre_{-1, -1};  // canvas position of the volume's centre (< 0: the canvas's)
+  double centre(int axis) const;
 };
 
 }  // namespace medsynth::pipeline

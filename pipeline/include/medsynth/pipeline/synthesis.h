@@ -43,9 +43,10 @@ SynthesisResult synthesise(const SynthesisRequest& request);
 
 namespace medsynth::pipeline {
 
-// The slice grid a model samples on for a volume of `geometry`: the volume's own in-plane grid
-// for a model trained at data.grid = native, grid x grid otherwise.
-SliceGrid model_grid(const io::Geometry& geometry, const RunConfig& run);
+// The slice grid a model samples on for a volume of `geometry`: for a model trained at
+// data.grid = native, the volume at the training pixel size (`info.pixel`; the volume's own
+// spacing for checkpoints without one), grid x grid otherwise.
+SliceGrid model_grid(const io::Geometry& geometry, const RunConfig& run, const CheckpointInfo& info);
 
 // The conditions of a volume's slices on a model's slice grid, batched on demand.
 struct SliceConditions {
