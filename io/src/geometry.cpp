@@ -114,4 +114,19 @@ std::pair<float, float> intensity_range(const Volume& v) {
   return {lo, hi};
 }
 
+std::array<int, 3> Geometry::canonical_axes() const {
+  std::array<int, 3> axes{};
+  std::array<bool, 3> used{};
+  for (int a = 0; a < 3; ++a) {
+    int best = -1;
+    for (int c = 0; c < 3; ++c) {
+      if (used[static_cast<std::size_t>(c)]) continue;
+      if (best < 0 || std::fabs(dir(a, c)) > std::fabs(dir(a, best))) best = c;
+    }
+    used[static_cast<std::size_t>(best)] = true;
+    axes[static_cast<std::size_t>(a)] = best;
+  }
+  return axes;
+}
+
 }  // namespace medsynth::io

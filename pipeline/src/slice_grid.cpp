@@ -41,16 +41,10 @@ std::pair<int, int> SliceGrid::fit(double pixel) const {
 }
 
 SliceGrid::SliceGrid(const io::Geometry& g) : original_(g) {
-  // Canonical axis a (physical x=L, y=P, z=S) is the original index axis whose direction is most
-  // aligned with it; oblique volumes get the nearest axis-aligned reading.
-  std::array<bool, 3> used{};
+  // Canonical axis a (physical x=L, y=P, z=S) is the original index axis most aligned with it.
+  const auto axes = g.canonical_axes();
   for (int a = 0; a < 3; ++a) {
-    int best = -1;
-    for (int c = 0; c < 3; ++c) {
-      if (used[static_cast<std::size_t>(c)]) continue;
-      if (best < 0 || std::fabs(g.dir(a, c)) > std::fabs(g.dir(a, best))) best = c;
-    }
-    used[static_cast<std::size_t>(best)] = true;
+    const int best = axes[static_cast<std::size_t>(a)];
     perm_[static_cast<std::size_t>(a)] = best;
     flip_[static_cast<std::size_t>(a)] = g.dir(a, best) < 0;
     canonical_size_[static_cast<std::size_t>(a)] = g.size[static_cast<std::size_t>(best)];

@@ -73,22 +73,7 @@ std::vector<double> distance_to_outside(const std::vector<std::uint8_t>& inside,
 
 }  // namespace
 
-std::array<int, 3> canonical_axes(const io::Geometry& g) {
-  // The same greedy choice as pipeline/src/slice_grid.cpp (SliceGrid's constructor): validation
-  // cannot include pipeline, and both must call the same index axis "axial".
-  std::array<int, 3> axes{};
-  std::array<bool, 3> used{};
-  for (int a = 0; a < 3; ++a) {
-    int best = -1;
-    for (int c = 0; c < 3; ++c) {
-      if (used[static_cast<std::size_t>(c)]) continue;
-      if (best < 0 || std::fabs(g.dir(a, c)) > std::fabs(g.dir(a, best))) best = c;
-    }
-    used[static_cast<std::size_t>(best)] = true;
-    axes[static_cast<std::size_t>(a)] = best;
-  }
-  return axes;
-}
+std::array<int, 3> canonical_axes(const io::Geometry& g) { return g.canonical_axes(); }
 
 std::vector<std::uint8_t> evaluation_region(const io::Volume& real, const io::Volume* mask) {
   std::vector<std::uint8_t> region(real.voxels.size(), 0);

@@ -25,6 +25,11 @@ struct Geometry {
   // "RAS"): x → R or L, y → A or P, z → S or I, by the dominant component of each direction.
   std::string orientation_code() const;
 
+  // The index axes nearest the physical L, P and S directions: for L, P, S in turn, the unused
+  // index axis whose direction has the largest component along it (oblique volumes get the
+  // nearest axis-aligned reading). [2] is the axial slice axis the models sample along.
+  std::array<int, 3> canonical_axes() const;
+
   // Same size, and spacing, origin and direction within tolerance_mm of another geometry.
   bool same_grid(const Geometry& other, double tolerance_mm = 1e-4) const;
 };

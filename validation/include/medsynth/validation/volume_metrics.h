@@ -16,9 +16,8 @@
 
 namespace medsynth::validation {
 
-// The index axes nearest the physical L, P and S directions, as pipeline's SliceGrid picks
-// them: for L, P, S in turn, the unused index axis whose direction has the largest component
-// along it. [2] is the axial slice axis z, [0] the in-plane axis x nearest L.
+// io::Geometry::canonical_axes(), the choice pipeline's SliceGrid makes too: [2] is the axial
+// slice axis z, [0] the in-plane axis x nearest L.
 std::array<int, 3> canonical_axes(const io::Geometry& g);
 
 // The voxels the volume figures count (1 inside): the mask's non-zero voxels when a mask is
