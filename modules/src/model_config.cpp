@@ -30,6 +30,8 @@ std::string to_text(const ModelConfig& c) {
      << "coordinates = " << (c.coordinates ? 1 : 0) << "\n"
      << "stem = " << c.stem << "\n"
      << "parametrization = " << c.parametrization << "\n"
+     << "predict = " << c.predict << "\n"
+     << "time_sampling = " << c.time_sampling << "\n"
      << "schedule = " << c.schedule << "\n"
      << "timesteps = " << c.timesteps << "\n"
      << "latent_channels = " << c.latent_channels << "\n"
@@ -105,6 +107,8 @@ ModelConfig model_config_from_text(const std::string& text) {
     if (auto* v = opt("context")) c.context = std::stoi(*v);
     if (auto* v = opt("coordinates")) c.coordinates = *v == "1";
     if (auto* v = opt("stem")) c.stem = std::stoi(*v);
+    if (auto* v = opt("predict")) c.predict = *v;
+    if (auto* v = opt("time_sampling")) c.time_sampling = *v;
   } catch (const std::invalid_argument&) {
     throw Error("checkpoint model config holds a malformed number", ExitCode::kBadInput);
   } catch (const std::out_of_range&) {

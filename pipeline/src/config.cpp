@@ -110,6 +110,13 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "probability of dropping the condition in training (classifier-free guidance)")
       ("model.parametrization", key(&c.model.parametrization),
        "what the network predicts: eps | v | flow (rectified flow: samples with euler or heun in few steps)")
+      ("model.predict", key(&c.model.predict),
+       "ddpm, ldm: what the network outputs: target (the parametrization's own: eps, v or velocity) | image "
+       "(the clean image, turned into the target for the loss and the sampler; at native resolution it "
+       "spares the network copying the noise through, which leaves a grain) | edm (Karras et al.'s "
+       "preconditioning: the image at high noise, a correction to the input at low noise)")
+      ("model.time_sampling", key(&c.model.time_sampling),
+       "ddpm, ldm: training noise levels: uniform | logit_normal (the middle levels weighted, as SD3 trains flows)")
       ("model.schedule", key(&c.model.schedule), "noise schedule: linear | cosine")
       ("model.timesteps", key(&c.model.timesteps), "diffusion timesteps")
       ("model.latent_channels", key(&c.model.latent_channels),

@@ -22,7 +22,7 @@ int input_channels(const ModelConfig& c) {
 }  // namespace
 
 DdpmModel::DdpmModel(const ModelConfig& config, torch::Device device)
-    : config_(config), device_(device), schedule_(config.parametrization, config.schedule, config.timesteps) {
+    : config_(config), device_(device), schedule_(config.parametrization, config.schedule, config.timesteps, config.predict, config.time_sampling) {
   if (config_.label_mode != "concat" && config_.label_mode != "spade") {
     throw Error("model.label_mode '" + config_.label_mode + "' is not concat or spade", ExitCode::kUsage);
   }
@@ -145,7 +145,7 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   auto present = rows((torch::rand({G}, gen, torch::kFloat) >= config_.condition_dropout).to(torch::kFloat));
   auto a = rows(d.a).view({-1, 1, 1, 1}), s = rows(d.s).view({-1, 1, 1, 1});
   auto x_t = a * x0 + s * noise;
-  auto out = net_->forward(assemble(x_t, rows(d.t_net), batch, present));
+  auto out = schedule_.output(x_t, net_->forward(assemble(x_t, rows(d.t_net), batch, present)), a, s);
   auto target = schedule_.target(x0, noise, a, s);
   auto loss = torch::mse_loss(out, target);
   StepStats stats;
@@ -202,7 +202,7 @@ std::vector<std::int64_t> DdpmModel::sample_shape(const Condition& c, const Samp
 diffusion::Denoiser DdpmModel::denoiser(const Condition& c, double guidance) {
   return [this, &c, guidance](const torch::Tensor& x, const diffusion::Level& l) {
     auto tt = torch::full({x.size(0)}, l.t_net, torch::TensorOptions().dtype(torch::kFloat).device(device_));
-    return predict(x, tt, c, guidance);
+    return schedule_.output(x, predict(x, tt, c, guidance), l);
   };
 }
 

@@ -30,6 +30,8 @@ struct ModelConfig {
 
   // Diffusion (ddpm, and ldm in latent space).
   std::string parametrization = "v"; // eps | v | flow (rectified flow, velocity noise - image)
+  std::string predict = "target";    // target (eps, v or velocity itself) | image (x0) | edm (preconditioned)
+  std::string time_sampling = "uniform";  // training times: uniform | logit_normal
   std::string schedule = "cosine";   // linear | cosine
   int timesteps = 1000;
 
