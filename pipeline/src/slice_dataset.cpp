@@ -19,6 +19,7 @@
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/slice_grid.h"
+#include "medsynth/validation/tissue_segmentation.h"
 #include "medsynth/version.h"
 
 namespace fs = std::filesystem;
@@ -26,7 +27,8 @@ namespace fs = std::filesystem;
 namespace medsynth::pipeline {
 namespace {
 
-constexpr int kCacheFormat = 4;  // 2: held-out masks; 3: one mask per manifest row; 4: width, height, pixel
+constexpr int kCacheFormat = 5;  // 2: held-out masks; 3: one mask per manifest row; 4: width, height, pixel;
+                                  // 5: tissue maps by validation::multi_otsu_thresholds
 
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> out;
@@ -90,47 +92,13 @@ IntensityWindow fit_window(const io::Volume& v, double p_lo, double p_hi) {
 
 io::LabelVolume tissue_map(const io::Volume& v, int classes) {
   if (classes < 2 || classes > 4) throw ConfigError("data.tissue_classes must be 2, 3 or 4");
-  auto [mn, mx] = io::intensity_range(v);
-  constexpr int kBins = 256;
-  std::vector<double> hist(kBins, 0.0);
-  const double scale = (mx > mn) ? (kBins - 1) / (static_cast<double>(mx) - mn) : 0.0;
-  auto bin = [&](float x) { return static_cast<int>((static_cast<double>(x) - mn) * scale); };
-  for (float x : v.voxels) {
-    if (x > mn) hist[static_cast<std::size_t>(bin(x))] += 1;
-  }
-  // Multi-Otsu: thresholds maximising the between-class variance, exhaustive over the histogram
-  // (two or three thresholds over 256 bins is cheap).
-  std::vector<double> P(kBins + 1, 0), S(kBins + 1, 0);
-  for (int i = 0; i < kBins; ++i) {
-    P[static_cast<std::size_t>(i) + 1] = P[static_cast<std::size_t>(i)] + hist[static_cast<std::size_t>(i)];
-    S[static_cast<std::size_t>(i) + 1] = S[static_cast<std::size_t>(i)] + i * hist[static_cast<std::size_t>(i)];
-  }
-  auto term = [&](int a, int b) {  // bins [a, b)
-    const double w = P[static_cast<std::size_t>(b)] - P[static_cast<std::size_t>(a)];
-    const double s = S[static_cast<std::size_t>(b)] - S[static_cast<std::size_t>(a)];
-    return w > 0 ? s * s / w : 0.0;
-  };
-  std::vector<int> best;
-  double best_score = -1;
-  std::vector<int> t(static_cast<std::size_t>(classes - 1));
-  std::function<void(int, int)> search = [&](int level, int start) {
-    if (level == classes - 1) {
-      double score = 0;
-      int prev = 1;  // bin 0 holds the minimum (background) only
-      for (int th : t) {
-        score += term(prev, th);
-        prev = th;
-      }
-      score += term(prev, kBins);
-      if (score > best_score) best_score = score, best = t;
-      return;
-    }
-    for (int th = start; th < kBins - (classes - 2 - level); ++th) {
-      t[static_cast<std::size_t>(level)] = th;
-      search(level + 1, th + 1);
-    }
-  };
-  search(0, 2);
+  // The volume's minimum is background; the rest is split by the one multi-Otsu that evaluation
+  // also segments with (skimage's threshold_multiotsu, 256 bins over the foreground's range).
+  const float mn = io::intensity_range(v).first;
+  std::vector<float> fg;
+  for (float x : v.voxels)
+    if (x > mn) fg.push_back(x);
+  const auto thresholds = validation::multi_otsu_thresholds(fg, classes);
   io::LabelVolume out;
   out.geometry = v.geometry;
   out.metadata = v.metadata;
@@ -142,9 +110,8 @@ io::LabelVolume tissue_map(const io::Volume& v, int classes) {
       out.voxels[i] = 0;
       continue;
     }
-    const int b = bin(x);
     int label = 1;
-    for (int th : best) label += b >= th ? 1 : 0;
+    for (double t : thresholds) label += x >= t ? 1 : 0;  // numpy.digitize, as evaluation
     out.voxels[i] = label;
   }
   return out;

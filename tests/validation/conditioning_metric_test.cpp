@@ -4,6 +4,7 @@
 
 #include "medsynth/error.h"
 #include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/validation/tissue_segmentation.h"
 #include "test_util.h"
 #include "validation_fixtures.h"
@@ -29,6 +30,30 @@ TEST(ConditioningMetric, MultiOtsuThresholdsMatchSkimage) {
   auto j = nlohmann::json::parse(p.out);
   EXPECT_NEAR(t[0], j[0].get<double>(), 1e-6);
   EXPECT_NEAR(t[1], j[1].get<double>(), 1e-6);
+}
+
+TEST(ConditioningMetric, IngestTissueMapIsSkimagesMultiOtsuVoxelForVoxel) {
+  // The tissue condition ingest makes and the segmentation evaluation scores with are one
+  // multi-Otsu: both equal skimage's digitize(threshold_multiotsu) on Colin27's brain.
+  TempDir tmp;
+  const std::string bet = data_file(kTemplates + "ch2bet.nii.gz", "mricron-data");
+  auto p = python(
+      "import numpy as np, nibabel as nib\n"
+      "from skimage.filters import threshold_multiotsu\n"
+      "img = nib.load('" + bet + "'); v = np.asarray(img.dataobj).astype(np.float64)\n"
+      "t = threshold_multiotsu(v[v > v.min()], classes=3)\n"
+      "lab = np.where(v > v.min(), np.digitize(v, t) + 1, 0).astype(np.int16)\n"
+      "nib.save(nib.Nifti1Image(lab, img.affine, img.header), '" + tmp.str("skimage.nii.gz") + "')\n");
+  ASSERT_EQ(p.exit_code, 0) << "python3-skimage: " << p.err;
+  const auto expected = io::read_label_volume(tmp.str("skimage.nii.gz"));
+  const auto made = pipeline::tissue_map(io::read_volume(bet), 3);
+  ASSERT_EQ(made.voxels.size(), expected.voxels.size());
+  std::size_t differ = 0, brain = 0;
+  for (std::size_t i = 0; i < made.voxels.size(); ++i) {
+    differ += made.voxels[i] != expected.voxels[i] ? 1 : 0;
+    brain += expected.voxels[i] != 0 ? 1 : 0;
+  }
+  EXPECT_EQ(differ, 0u) << "of " << brain << " brain voxels";
 }
 
 TEST(ConditioningMetric, DicePerLabelIsHighForAFaithfulImageAndLowForSwappedTissues) {
