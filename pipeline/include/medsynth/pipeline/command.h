@@ -39,6 +39,7 @@ Command make_evaluate_command();
 Command make_config_command();
 Command make_merge_command();
 Command make_tissue_map_command();
+Command make_simulate_command();
 Command make_deidentify_command();
 Command make_pacs_command();
 
