@@ -4,8 +4,9 @@
 #  2. 'medsynth run configs/colin27-tissue-ddpm.ini', the stage runner (docs/pipeline.md):
 #     ingest   Colin27's skull-stripped T1 with its tissue map (background, CSF, grey, white matter
 #              by multi-Otsu) into its native 181x217 1 mm axial slices, a contiguous 20% slab held out;
-#     train    a conditional flow model on 128x128 patches of the slices, about 12 minutes on 2 cores;
-#     sample   the whole T1 volume at 1 mm from the tissue map (4 Euler steps, noise smooth along z);
+#     train    a conditional flow model (predicting the clean image) on 128x128 patches of the slices,
+#              about 12 minutes on 2 cores;
+#     sample   the whole T1 volume at 1 mm from the tissue map (8 Euler steps, noise smooth along z);
 #     evaluate it against the real T1 on the held-out slab (SSIM, PSNR, distributions, Dice per
 #              tissue): report.json + report.html;
 #     export   the synthetic volume as de-identified, synthetic-marked DICOM;
