@@ -26,6 +26,7 @@
 
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/generative_model.h"
+#include "medsynth/modules/ldm/ldm_model.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/trainer.h"
@@ -252,7 +253,6 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> sample_idx(all.begin() + static_cast<std::ptrdiff_t>(all.size() / 2 - batch / 2),
                                       all.begin() + static_cast<std::ptrdiff_t>(all.size() / 2 - batch / 2 + batch));
 
-  mp::install_model_loader();
   const std::string vae_ckpt = cache + "/vae-untrained.pt";
   std::vector<Row> rows;
   std::unique_ptr<md::GenerativeModel> ddpm_model, ldm_model;
@@ -260,6 +260,10 @@ int main(int argc, char** argv) {
     f.model.image_size = data.width();
     if (f.model.family == "ldm") f.model.autoencoder = vae_ckpt;
     auto m = md::create_model(f.model, torch::kCPU);
+    if (f.model.family == "ldm") {
+      mp::CheckpointInfo vae_info;
+      dynamic_cast<md::LdmModel&>(*m).set_autoencoder(mp::model_from_checkpoint(vae_ckpt, "cpu", &vae_info));
+    }
     m->configure_training(f.optim);
     Row r;
     r.name = f.name;

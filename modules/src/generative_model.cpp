@@ -82,20 +82,6 @@ void require(const GenerativeModel& model, Capability capability) {
               ExitCode::kUsage);
 }
 
-namespace {
-ModelLoader& loader() {
-  static ModelLoader l;
-  return l;
-}
-}  // namespace
-
-void set_model_loader(ModelLoader l) { loader() = std::move(l); }
-
-std::unique_ptr<GenerativeModel> load_model(const std::string& path, torch::Device device) {
-  if (!loader()) throw Error("no model loader installed (a pipeline set-up error)", ExitCode::kRuntime);
-  return loader()(path, device);
-}
-
 torch::Tensor GenerativeModel::encode(const torch::Tensor&, const Condition&, const SampleOptions&) {
   require(*this, Capability::kInterpolate);
   throw Error(family() + ": encode declared but not implemented", ExitCode::kRuntime);

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <mutex>
 
 #include "medsynth/io/error.h"
 #include "medsynth/modules/device.h"
@@ -129,19 +128,8 @@ void load_checkpoint(const std::string& path, modules::GenerativeModel& model) {
   }
 }
 
-void install_model_loader() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    modules::set_model_loader([](const std::string& path, torch::Device device) {
-      CheckpointInfo info;
-      return model_from_checkpoint(path, device.str(), &info);
-    });
-  });
-}
-
 std::unique_ptr<modules::GenerativeModel> model_from_checkpoint(const std::string& path, const std::string& device,
                                                                 CheckpointInfo* info) {
-  install_model_loader();
   auto a = open_archive(path);
   *info = info_from(a, path);
   auto model = modules::create_model(info->model, modules::parse_device(device));

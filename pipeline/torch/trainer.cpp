@@ -12,6 +12,7 @@
 
 #include "medsynth/io/error.h"
 #include "medsynth/modules/device.h"
+#include "medsynth/modules/ldm/ldm_model.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/distributed.h"
@@ -222,8 +223,13 @@ TrainResult train(const RunConfig& cfg, bool resume) {
     }
   }
   if (mc.family == "ldm") mc.autoencoder = resolve_autoencoder(mc.autoencoder);
-  install_model_loader();
   auto model = modules::create_model(mc, device);
+  if (mc.family == "ldm") {
+    // The ldm is given its vae, built here from the checkpoint (a resumed ldm's own checkpoint
+    // then brings the same vae's weights with it).
+    CheckpointInfo vae_info;
+    dynamic_cast<modules::LdmModel&>(*model).set_autoencoder(model_from_checkpoint(mc.autoencoder, device.str(), &vae_info));
+  }
   model->configure_training(cfg.optim);
 
   CheckpointInfo info;

@@ -1,7 +1,6 @@
 #include "medsynth/modules/ldm/ldm_model.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <sstream>
 
 #include "medsynth/modules/seed.h"
@@ -12,23 +11,15 @@ namespace {
 namespace F = torch::nn::functional;
 }
 
-LdmModel::LdmModel(const ModelConfig& config, torch::Device device) : config_(config), device_(device) {
-  // For training, the vae comes from model.autoencoder; a trained ldm's checkpoint carries its own
-  // (load() replaces this one), so a problem with the file only matters when nothing replaces it.
-  std::error_code ec;
-  if (!config_.autoencoder.empty() && std::filesystem::exists(config_.autoencoder, ec)) {
-    try {
-      auto m = load_model(config_.autoencoder, device_);
-      if (m->family() != "vae") {
-        autoencoder_problem_ = "model.autoencoder " + config_.autoencoder + " is a " + m->family() +
-                               " checkpoint; ldm needs a vae";
-      } else {
-        attach(std::unique_ptr<VaeModel>(static_cast<VaeModel*>(m.release())));
-      }
-    } catch (const medsynth::Error& e) {
-      autoencoder_problem_ = e.what();
-    }
+LdmModel::LdmModel(const ModelConfig& config, torch::Device device) : config_(config), device_(device) {}
+
+void LdmModel::set_autoencoder(std::unique_ptr<GenerativeModel> model) {
+  if (!model || model->family() != "vae") {
+    throw Error("model.autoencoder " + config_.autoencoder + " is a " + (model ? model->family() : std::string("missing")) +
+                    " checkpoint; ldm needs a vae",
+                ExitCode::kUsage);
   }
+  attach(std::unique_ptr<VaeModel>(static_cast<VaeModel*>(model.release())));
 }
 
 void LdmModel::attach(std::unique_ptr<VaeModel> vae) {
@@ -56,11 +47,9 @@ void LdmModel::attach(std::unique_ptr<VaeModel> vae) {
 }
 
 void LdmModel::need_autoencoder() const {
-  if (!vae_ && !autoencoder_problem_.empty()) throw Error(autoencoder_problem_, ExitCode::kUsage);
   if (!vae_) {
-    throw Error(config_.autoencoder.empty()
-                    ? std::string("family ldm needs model.autoencoder: the checkpoint of a trained vae")
-                    : "model.autoencoder " + config_.autoencoder + ": no such checkpoint (train the vae first)",
+    throw Error("family ldm needs its vae: set_autoencoder() with the checkpoint of model.autoencoder, or load() a "
+                "trained ldm checkpoint",
                 ExitCode::kUsage);
   }
 }

@@ -121,10 +121,4 @@ void require(const GenerativeModel& model, Capability capability);
 // Creates a model; an unknown family is refused, naming the known ones.
 std::unique_ptr<GenerativeModel> create_model(const ModelConfig& config, torch::Device device);
 
-// Loading a trained model from a file (a family built on another one, like ldm on a vae, uses
-// it). The pipeline, which owns the checkpoint format, installs the loader.
-using ModelLoader = std::function<std::unique_ptr<GenerativeModel>(const std::string& path, torch::Device device)>;
-void set_model_loader(ModelLoader loader);
-std::unique_ptr<GenerativeModel> load_model(const std::string& path, torch::Device device);
-
 }  // namespace medsynth::modules

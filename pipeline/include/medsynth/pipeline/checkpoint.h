@@ -39,10 +39,6 @@ void load_checkpoint(const std::string& path, modules::GenerativeModel& model);
 std::unique_ptr<modules::GenerativeModel> model_from_checkpoint(const std::string& path, const std::string& device,
                                                                 CheckpointInfo* info);
 
-// Lets families built on a trained model (ldm on a vae) load it through this checkpoint format.
-// model_from_checkpoint installs it; train() too.
-void install_model_loader();
-
 // Checkpoints in a folder (ckpt-<step>.pt), oldest first.
 std::vector<std::string> list_checkpoints(const std::string& dir);
 

@@ -18,8 +18,12 @@ namespace medsynth::modules {
 
 class LdmModel : public GenerativeModel {
  public:
-  // Loads model.autoencoder when the file exists; otherwise the autoencoder comes with load().
+  // Without its autoencoder until set_autoencoder() (training: the pipeline builds the vae of
+  // model.autoencoder from its checkpoint) or load() (a trained ldm's checkpoint carries its vae).
   LdmModel(const ModelConfig& config, torch::Device device);
+  // Takes the trained vae whose latents this model diffuses; refuses another family, or a vae
+  // trained on another grid or other conditions.
+  void set_autoencoder(std::unique_ptr<GenerativeModel> vae);
 
   std::string family() const override { return "ldm"; }
   const ModelConfig& config() const override { return config_; }
@@ -51,8 +55,7 @@ class LdmModel : public GenerativeModel {
   torch::Device device_;
   std::unique_ptr<VaeModel> vae_;
   std::unique_ptr<DdpmModel> diffusion_;
-  std::unique_ptr<OptimConfig> pending_optim_;
-  std::string autoencoder_problem_;  // why model.autoencoder could not be loaded, if it could not
+  std::unique_ptr<OptimConfig> pending_optim_;  // re-applied when load() brings another vae
   double scale_ = 0;  // latents x scale_ have unit variance (measured on the first batch)
   int factor_ = 1;    // image size / latent size
 };
