@@ -1,16 +1,41 @@
 // medsynth info PATH: what a file or folder holds (geometry, type, range; DICOM series list).
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "medsynth/io/volume_io.h"
+#include "medsynth/io/error.h"
 #include "medsynth/pipeline/command.h"
+#include "medsynth/pipeline/hash.h"
+#include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/volume_json.h"
 
 namespace medsynth::pipeline {
 namespace {
+
+// A checkpoint: its model card (written beside it by the trainer), checked against its content.
+int show_model_card(const std::string& path, bool as_json) {
+  if (!std::filesystem::exists(path)) throw io::Error(path, "no such checkpoint");
+  const nlohmann::json card = read_model_card(path);
+  if (card.is_null()) {
+    throw io::Error(path, "has no model card beside it (" + model_card_path(path, "json") +
+                              "): checkpoints written before medsynth wrote model cards have none");
+  }
+  const std::string hash = hash_file(path);
+  const bool matches = card.contains("checkpoint") && card["checkpoint"].value("xxh3", "") == hash;
+  if (as_json) {
+    nlohmann::json j = card;
+    j["checkpoint_matches_card"] = matches;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    if (!matches) std::cout << "WARNING: the checkpoint's content (XXH3 " << hash << ") is not the one this card describes\n\n";
+    std::cout << model_card_markdown(card);
+  }
+  return 0;
+}
 
 int run_info(const po::variables_map& vm) {
   const std::string path = vm["path"].as<std::string>();
@@ -18,6 +43,7 @@ int run_info(const po::variables_map& vm) {
   ro.series = vm["series"].as<std::string>();
   ro.volume = vm["volume"].as<long>();
   const bool as_json = vm.count("json") > 0;
+  if (std::filesystem::path(path).extension() == ".pt") return show_model_card(path, as_json);
 
   nlohmann::json j;
   j["path"] = path;
@@ -56,7 +82,7 @@ Command make_info_command() {
   Command c;
   c.name = "info";
   c.summary = "show what a volume, DICOM file or DICOM folder holds";
-  c.usage = "medsynth info PATH [--series UID|N] [--volume N] [--json]";
+  c.usage = "medsynth info PATH|CHECKPOINT [--series UID|N] [--volume N] [--json]";
   c.details =
       "PATH is a NIfTI (.nii, .nii.gz), MetaImage (.mha, .mhd), NRRD (.nrrd, .nhdr) or PNG file,\n"
       "a DICOM file, or a folder (searched recursively) of DICOM files. Prints size, spacing,\n"
@@ -64,7 +90,9 @@ Command make_info_command() {
       "stored data type, intensity range and modality. For a DICOM folder it lists the series (a\n"
       "stack or echo of an enhanced or multi-echo series is listed as a series of its own) with\n"
       "the number of volumes along a 4th dimension and what varies along it (time, b-value, ...);\n"
-      "a 4-D series is described by its volume 0, or the one --volume N chooses.";
+      "a 4-D series is described by its volume 0, or the one --volume N chooses. For a checkpoint\n"
+      "(.pt) it shows the model card beside it: training data with hashes and licences, task,\n"
+      "measured figures, intended use, known limits, and whether the checkpoint is the one described.";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
     d.add_options()
         ("path", po::value<std::string>()->required(), "file or folder to describe")

@@ -11,7 +11,8 @@ namespace medsynth::pipeline {
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> commands = {make_info_command(), make_convert_command(), make_evaluate_command(),
                                                 make_deidentify_command(), make_pacs_command(), make_config_command(),
-                                                make_merge_command(), make_tissue_map_command(), make_simulate_command()};
+                                                make_merge_command(), make_detect_command(), make_tissue_map_command(),
+                                                make_simulate_command()};
   return commands;
 }
 

@@ -184,6 +184,9 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("sample.pairs", key(&c.sample.pairs),
        "medsynth run: synthetic image/label pairs to write (label maps of the training subjects in turn, "
        "a new seed each; 0: none)")
+      ("sample.mark", key(&c.sample.mark),
+       "add the invisible synthetic mark (medsynth detect reads it) to every sampled volume; false leaves "
+       "them unmarked, with a warning in the run's report")
       ("export.dicom", key(&c.exporting.dicom), "medsynth run: write the sampled volumes as synthetic DICOM series")
       ("export.enhanced", key(&c.exporting.enhanced),
        "write each volume as one Enhanced MR Image file of N frames (false: N MR Image files, one per slice)")

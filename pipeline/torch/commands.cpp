@@ -137,6 +137,11 @@ int run_sample(const po::variables_map& vm) {
   io::WriteOptions wo;
   wo.force = vm.count("force") > 0;
   if (!wo.force && fs::exists(out)) throw io::Error(out, "output exists (use --force to replace it)");
+  rq.mark = vm.count("no-mark") == 0;  // not the run's sample.mark: marking is the default here
+  if (!rq.mark) {
+    std::cerr << "medsynth: warning: --no-mark: " << out << " will carry no synthetic mark; only its header "
+              << "(lost in any conversion) will say that it is synthetic\n";
+  }
   const SynthesisResult r = synthesise(rq);
   io::write_volume(r.volume, out, wo);
   std::cout << out << " (" << r.slices_done.size() << " slices in " << r.seconds << " s)\n";
@@ -181,7 +186,9 @@ Command make_sample_command() {
       "Samples slice by slice in batches and stacks the slices into a volume on the grid of the\n"
       "condition (or source, or --like volume). Slice k's noise comes from (seed, k), and shards take\n"
       "whole batches, so the shards of --shard i/N together equal one run bit for bit; voxels of\n"
-      "slices another shard makes are NaN ('medsynth merge' joins shards).";
+      "slices another shard makes are NaN ('medsynth merge' joins shards). Every volume carries an\n"
+      "invisible mark in its voxels (run id of the model, medsynth version) that 'medsynth detect'\n"
+      "reads without the header; --no-mark leaves it out.";
   c.declare = [](po::options_description& d, po::positional_options_description&) {
     d.add_options()
         ("checkpoint", po::value<std::string>()->required(), "checkpoint written by 'medsynth train'")
@@ -205,6 +212,7 @@ Command make_sample_command() {
         ("shard", po::value<std::string>()->default_value("0/1"), "make only shard i of N (whole batches)")
         ("device", po::value<std::string>()->default_value("cpu"), "auto | cpu | cuda | cuda:K")
         ("threads", po::value<int>()->default_value(0), "LibTorch threads (0: all cores)")
+        ("no-mark", "leave out the invisible synthetic mark ('medsynth detect' finds it); a warning is printed")
         ("force", "replace the output if it exists");
   };
   c.run = [](const po::variables_map& vm) { return without_backtraces([&] { return run_sample(vm); }); };

@@ -20,6 +20,8 @@
 #include "medsynth/io/atomic_folder.h"
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
+#include "medsynth/mark/synthetic_mark.h"
+#include "medsynth/pipeline/model_card.h"
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/pipeline/command.h"
@@ -106,9 +108,14 @@ io::Volume as_intensity_volume(const std::vector<float>& stack, const SliceGrid&
   return sg.restore(s, g);
 }
 
-void mark_synthetic(io::Volume& v, const std::string& what, const std::string& checkpoint, const std::string& family) {
+// The header's marking and the synthetic mark in the voxels the model made (`region`; all when
+// null), at the strength synthesise() uses: the real voxels of an edited scan stay as they were.
+void mark_synthetic(io::Volume& v, const std::string& what, const std::string& checkpoint, const std::string& family,
+                    const CheckpointInfo& info, const std::vector<std::uint8_t>* region = nullptr) {
   v.metadata["modality"] = "MR";
   v.metadata["synthetic"] = family + " " + what + ", " + fs::path(checkpoint).filename().string();
+  mark::embed_mark(v, mark::current_payload(mark_run_id(info.run_config, info.data_fingerprint)),
+                   mark::kDefaultStrength * (info.window_hi - info.window_lo), region);
 }
 
 void prepare_output(const std::string& out, bool force) {
@@ -221,7 +228,7 @@ int run_inpaint(const po::variables_map& vm) {
   so.resample_jumps = vm["jumps"].as<int>();
   std::size_t slices = 0;
   io::Volume result = regenerate(image, region, conds, sg, l, so, vm["seed"].as<int>(), vm["batch"].as<int>(), true, &slices);
-  mark_synthetic(result, "inpainting", vm["checkpoint"].as<std::string>(), l.model->family());
+  mark_synthetic(result, "inpainting", vm["checkpoint"].as<std::string>(), l.model->family(), l.info, &region);
   io::WriteOptions wo;
   wo.force = vm.count("force") > 0;
   io::write_volume(result, out, wo);
@@ -300,7 +307,7 @@ int run_sketch(const po::variables_map& vm) {
   std::size_t slices = 0;
   io::Volume result = regenerate(image, region, conds, sg, l, so, vm["seed"].as<int>(), vm["batch"].as<int>(), inpaint,
                                  &slices, &original_conds);
-  mark_synthetic(result, "sketch edit", vm["checkpoint"].as<std::string>(), l.model->family());
+  mark_synthetic(result, "sketch edit", vm["checkpoint"].as<std::string>(), l.model->family(), l.info, &region);
   io::WriteOptions wo;
   wo.force = vm.count("force") > 0;
   io::write_volume(result, out, wo);
@@ -398,7 +405,7 @@ int run_interpolate(const po::variables_map& vm) {
   panels.push_back(panel(a));
   for (int s = 0; s < steps; ++s) {
     io::Volume v = as_intensity_volume(stacks[static_cast<std::size_t>(s)], sg, a.geometry, wa);
-    mark_synthetic(v, "interpolation", vm["checkpoint"].as<std::string>(), l.model->family());
+    mark_synthetic(v, "interpolation", vm["checkpoint"].as<std::string>(), l.model->family(), l.info);
     std::ostringstream name;
     name << "step-" << std::setw(2) << std::setfill('0') << s << ".nii.gz";
     io::write_volume(v, (fs::path(folder.temp_dir()) / name.str()).string());

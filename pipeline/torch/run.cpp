@@ -32,6 +32,7 @@
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/hash.h"
+#include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/command.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/synthesis.h"
@@ -252,6 +253,7 @@ SynthesisRequest base_request(const Context& ctx, const std::string& checkpoint)
   rq.sample = ctx.config.sample;
   rq.device = ctx.config.train.device;
   rq.threads = ctx.config.train.threads;
+  rq.mark = ctx.config.sample.mark;
   return rq;
 }
 
@@ -313,6 +315,11 @@ json run_sample(Context& ctx, json& artefacts) {
 
   json out;
   out["checkpoint"] = ctx.rel(checkpoint);
+  out["mark"] = sc.mark;
+  if (!sc.mark) {
+    std::cerr << "medsynth: warning: sample.mark = false: the sampled volumes carry no synthetic mark; only "
+              << "their headers (lost in any conversion) say that they are synthetic\n";
+  }
   out["volumes"] = json::array();
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& sj = subjects[i];
@@ -343,6 +350,7 @@ json run_sample(Context& ctx, json& artefacts) {
                               {"synthetic", ctx.rel(v.synthetic)},
                               {"labels", v.labels.empty() ? "" : ctx.rel(v.labels)},
                               {"mask", v.mask.empty() ? "" : ctx.rel(v.mask)},
+                              {"mark_run_id", r.mark_run_id},
                               {"seconds", r.seconds}});
   }
 
@@ -526,6 +534,21 @@ json run_report(Context& ctx, json& artefacts) {
     << html_escape(fs::absolute(ctx.run).string()) << "</code>"
     << (ctx.options.config_path.empty() ? "" : ", config <code>" + html_escape(ctx.options.config_path) + "</code>")
     << ", medsynth " << kVersion << " (" << html_escape(kGitDescribe) << ").</p>\n";
+  const json& sampled = ctx.outputs("sample");
+  if (!sampled.value("mark", true)) {
+    h << "<p style=\"color:#a00;font-weight:bold\">Warning: sample.mark = false. The synthetic volumes of this "
+         "run carry no synthetic mark: once their headers are lost, nothing shows that they are synthetic.</p>\n";
+  }
+  // The measured figures go into the model card beside the checkpoint the volumes came from.
+  const std::string checkpoint = ctx.resolve(ctx.outputs("train").at("checkpoint").get<std::string>()).string();
+  for (const auto& r : ctx.outputs("evaluate").at("reports")) {
+    std::ifstream in(ctx.resolve(r.at("json").get<std::string>()));
+    if (in) add_measured_figures(checkpoint, json::parse(in), r.at("name").get<std::string>(), r.at("json").get<std::string>());
+  }
+  if (fs::exists(model_card_path(checkpoint, "md"))) {
+    h << "<p>Model card: <a href=\"../" << html_escape(ctx.rel(model_card_path(checkpoint, "md"))) << "\">"
+      << html_escape(ctx.rel(model_card_path(checkpoint, "md"))) << "</a> (and .json).</p>\n";
+  }
   h << "<h2>Reports</h2>\n<table><tr><th>volume</th><th>SSIM</th><th>PSNR (dB)</th><th>MAE</th><th>region</th></tr>\n";
   for (const auto& r : ctx.outputs("evaluate").at("reports")) {
     h << "<tr><td><a href=\"../" << html_escape(r.at("html").get<std::string>()) << "\">"

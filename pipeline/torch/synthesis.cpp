@@ -10,10 +10,12 @@
 
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
+#include "medsynth/mark/synthetic_mark.h"
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/modules/train_util.h"
 #include "medsynth/pipeline/checkpoint.h"
+#include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/progress.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/slice_grid.h"
@@ -150,6 +152,14 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   }
   bar.reset();
   result.volume = sg.restore(stack, geometry);
+  if (rq.mark) {
+    // On the output grid, scaled by the training window (not this volume's range) and only on
+    // finite voxels: a shard carries exactly its slices of the whole run's mark, so merged shards
+    // still equal one run bit for bit.
+    const std::uint32_t id = mark_run_id(info.run_config, info.data_fingerprint);
+    mark::embed_mark(result.volume, mark::current_payload(id), mark::kDefaultStrength * (window.hi - window.lo));
+    result.mark_run_id = mark::run_id_text(id);
+  }
   result.volume.metadata["modality"] = "MR";
   // Only the checkpoint's file name: its folder may name a patient or a person.
   result.volume.metadata["synthetic"] = info.family + " sample, " + std::filesystem::path(rq.checkpoint).filename().string();

@@ -15,6 +15,7 @@
 #include "medsynth/modules/ldm/ldm_model.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/pipeline/checkpoint.h"
+#include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/distributed.h"
 #include "medsynth/pipeline/progress.h"
 
@@ -354,10 +355,14 @@ TrainResult train(const RunConfig& cfg, bool resume) {
       info.step = step + 1;
       const auto path = (ckpt_dir / checkpoint_name(step + 1)).string();
       save_checkpoint(path, *model, info);
+      write_model_card(path, make_model_card({path, info.family, info.step, info.world_size, info.run_config,
+                                              info.data_fingerprint, info.window_lo, info.window_hi}));
       result.checkpoint = path;
       auto all = list_checkpoints(ckpt_dir.string());
       for (std::size_t i = 0; i + static_cast<std::size_t>(std::max(1, tc.keep_checkpoints)) < all.size(); ++i) {
         fs::remove(all[i]);
+        fs::remove(model_card_path(all[i], "json"));
+        fs::remove(model_card_path(all[i], "md"));
       }
     }
   }

@@ -38,6 +38,7 @@ Command make_convert_command();
 Command make_evaluate_command();
 Command make_config_command();
 Command make_merge_command();
+Command make_detect_command();
 Command make_tissue_map_command();
 Command make_simulate_command();
 Command make_deidentify_command();

@@ -76,6 +76,8 @@ struct SampleConfig {
   // synthetic image/label pairs (data augmentation).
   std::string volumes = "heldout"; // heldout | all | none
   int pairs = 0;
+  // The synthetic mark in the voxels of every sampled volume (medsynth detect; docs/ethics.md).
+  bool mark = true;
 };
 
 // The export stage of `medsynth run`: synthetic DICOM of the sampled volumes, and a C-STORE push

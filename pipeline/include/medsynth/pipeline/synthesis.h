@@ -23,11 +23,14 @@ struct SynthesisRequest {
   int threads = 0;
   int shard_index = 0, shard_count = 1;
   bool progress = true;
+  // The synthetic mark in the voxels (medsynth/mark): on unless the user turns it off.
+  bool mark = true;
 };
 
 struct SynthesisResult {
   io::Volume volume;            // slices outside this shard are NaN
   std::vector<int> slices_done; // canonical slice indices sampled here
+  std::string mark_run_id;      // the run id the mark carries ("" when unmarked)
   double seconds = 0;
 };
 
