@@ -74,10 +74,19 @@ TEST(Trainer, KilledRunResumedEndsWithTheSameWeightsAsAnUninterruptedOne) {
   EXPECT_TRUE(same_weights(weights_of(tmp.str("a/checkpoints/ckpt-00000120.pt")),
                            weights_of(tmp.str("b/checkpoints/ckpt-00000120.pt"))))
       << "resumed run diverged from the uninterrupted one";
-  // No temporary checkpoint files left behind by the kill.
+  // No temporary files left behind by the kill: checkpoints and their model cards only, and
+  // every checkpoint has its card.
+  std::size_t checkpoints = 0, cards = 0;
   for (const auto& e : fs::directory_iterator(tmp.str("b/checkpoints"))) {
-    EXPECT_EQ(e.path().extension(), ".pt") << e.path();
+    const std::string name = e.path().filename().string();
+    auto ends = [&](const std::string& tail) {
+      return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    checkpoints += ends(".pt") ? 1 : 0;
+    cards += ends(".model-card.json") ? 1 : 0;
+    EXPECT_TRUE(ends(".pt") || ends(".model-card.json") || ends(".model-card.md")) << e.path();
   }
+  EXPECT_EQ(cards, checkpoints);
   // The loss log has one line per step, in order.
   std::ifstream log(tmp.str("b/loss.csv"));
   std::string line;
