@@ -13,6 +13,24 @@ using namespace medsynth;
 using namespace medsynth::test;
 using namespace medsynth::validation;
 
+namespace {
+
+// skimage's 3-class multi-Otsu of a skull-stripped brain (everything above the minimum), labels 1
+// (CSF) 2 (grey) 3 (white), 0 outside: the tissue map made independently of medsynth.
+io::LabelVolume skimage_tissue_map(const std::string& bet, const std::string& out) {
+  auto p = python(
+      "import numpy as np, nibabel as nib\n"
+      "from skimage.filters import threshold_multiotsu\n"
+      "img = nib.load('" + bet + "'); v = np.asarray(img.dataobj).astype(np.float64)\n"
+      "t = threshold_multiotsu(v[v > v.min()], classes=3)\n"
+      "lab = np.where(v > v.min(), np.digitize(v, t) + 1, 0).astype(np.int16)\n"
+      "nib.save(nib.Nifti1Image(lab, img.affine, img.header), '" + out + "')\n");
+  EXPECT_EQ(p.exit_code, 0) << "python3-skimage: " << p.err;
+  return io::read_label_volume(out);
+}
+
+}  // namespace
+
 TEST(ConditioningMetric, MultiOtsuThresholdsMatchSkimage) {
   const std::string bet = data_file(kTemplates + "ch2bet.nii.gz", "mricron-data");
   const io::Volume v = io::read_volume(bet);
@@ -37,15 +55,7 @@ TEST(ConditioningMetric, IngestTissueMapIsSkimagesMultiOtsuVoxelForVoxel) {
   // multi-Otsu: both equal skimage's digitize(threshold_multiotsu) on Colin27's brain.
   TempDir tmp;
   const std::string bet = data_file(kTemplates + "ch2bet.nii.gz", "mricron-data");
-  auto p = python(
-      "import numpy as np, nibabel as nib\n"
-      "from skimage.filters import threshold_multiotsu\n"
-      "img = nib.load('" + bet + "'); v = np.asarray(img.dataobj).astype(np.float64)\n"
-      "t = threshold_multiotsu(v[v > v.min()], classes=3)\n"
-      "lab = np.where(v > v.min(), np.digitize(v, t) + 1, 0).astype(np.int16)\n"
-      "nib.save(nib.Nifti1Image(lab, img.affine, img.header), '" + tmp.str("skimage.nii.gz") + "')\n");
-  ASSERT_EQ(p.exit_code, 0) << "python3-skimage: " << p.err;
-  const auto expected = io::read_label_volume(tmp.str("skimage.nii.gz"));
+  const auto expected = skimage_tissue_map(bet, tmp.str("skimage.nii.gz"));
   const auto made = pipeline::tissue_map(io::read_volume(bet), 3);
   ASSERT_EQ(made.voxels.size(), expected.voxels.size());
   std::size_t differ = 0, brain = 0;
@@ -61,15 +71,7 @@ TEST(ConditioningMetric, DicePerLabelIsHighForAFaithfulImageAndLowForSwappedTiss
   const std::string bet = data_file(kTemplates + "ch2bet.nii.gz", "mricron-data");
   // The condition made independently, the way medsynth's tissue maps are made: skimage's 3-class
   // multi-Otsu of the brain, labels 1 (CSF) 2 (grey) 3 (white), 0 outside.
-  auto p = python(
-      "import numpy as np, nibabel as nib\n"
-      "from skimage.filters import threshold_multiotsu\n"
-      "img = nib.load('" + bet + "'); v = np.asarray(img.dataobj).astype(np.float64)\n"
-      "t = threshold_multiotsu(v[v != 0], classes=3)\n"
-      "lab = np.where(v != 0, np.digitize(v, t) + 1, 0).astype(np.int16)\n"
-      "nib.save(nib.Nifti1Image(lab, img.affine, img.header), '" + tmp.str("tissue.nii.gz") + "')\n");
-  ASSERT_EQ(p.exit_code, 0) << p.err;
-  const io::LabelVolume cond = io::read_label_volume(tmp.str("tissue.nii.gz"));
+  const io::LabelVolume cond = skimage_tissue_map(bet, tmp.str("tissue.nii.gz"));
   const io::Volume real = io::read_volume(bet);
   const io::Volume faithful = perturbed(real, 4.0, 9);
   const ConditioningAdherence good = conditioning_adherence(cond, real, faithful);
