@@ -34,7 +34,7 @@ BUILD_PKGS=(
 DATA_PKGS=(
   mricron-data                       # Colin27 T1 + atlases (NIfTI)
   insighttoolkit5-examples           # second subject, MHA/MHD, PNG slices
-  python3-pydicom python3-nibabel python3-skimage python3-numpy
+  python3-pydicom python3-nibabel python3-skimage python3-numpy python3-scipy python3-pil
   python3-torch                      # reference implementation for bench/
   plastimatch                        # writes DICOM series of a known volume
   dcm2niix                           # independent DICOM -> NIfTI
