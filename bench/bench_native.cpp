@@ -44,10 +44,10 @@ md::Batch batch_of(const md::ModelConfig& c, int batch, int h, int w) {
   return b;
 }
 
-double train_step_seconds(const md::ModelConfig& c, int reps) {
+double train_step_seconds(const md::ModelConfig& c, int reps, int patch = 64) {
   md::DdpmModel m(c, torch::kCPU);
   m.configure_training({});
-  const auto b = batch_of(c, 16, 64, 64);
+  const auto b = batch_of(c, 16, patch, patch);
   m.train_step(b, 0);  // warm-up
   const auto t0 = Clock::now();
   for (int i = 0; i < reps; ++i) m.train_step(b, static_cast<std::uint64_t>(i + 1));
@@ -102,5 +102,19 @@ int main(int argc, char** argv) {
     const double s = 181 * eval_native * steps;
     std::printf("181-slice volume at 1 mm, euler %2d steps: %.1f s (ratio to old %.2f)\n", steps, s, s / (181 * old_slice));
   }
+  // The demo as shipped (stem 2, image prediction, 128x128 patches) in float32 and in bfloat16
+  // autocast (model.precision), same process.
+  auto demo = stem2;
+  demo.image_size = 128;
+  demo.predict = "image";
+  auto demo_bf16 = demo;
+  demo_bf16.precision = "bf16";
+  const double t32 = train_step_seconds(demo, reps, 128), t16 = train_step_seconds(demo_bf16, reps, 128);
+  std::printf("the demo's training step (128x128 patches, batch 16): fp32 %.3f s, bf16 %.3f s (bf16/fp32 %.2f)\n", t32,
+              t16, t16 / t32);
+  const double e32 = sample_seconds_per_slice(demo, "euler", 1, 217, 181, 8);
+  const double e16 = sample_seconds_per_slice(demo_bf16, "euler", 1, 217, 181, 8);
+  std::printf("the demo's evaluation of a 217x181 slice (batch 8): fp32 %.4f s, bf16 %.4f s (bf16/fp32 %.2f)\n", e32, e16,
+              e16 / e32);
   return 0;
 }

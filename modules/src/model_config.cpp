@@ -32,6 +32,7 @@ std::string to_text(const ModelConfig& c) {
      << "parametrization = " << c.parametrization << "\n"
      << "predict = " << c.predict << "\n"
      << "time_sampling = " << c.time_sampling << "\n"
+     << "precision = " << c.precision << "\n"
      << "schedule = " << c.schedule << "\n"
      << "timesteps = " << c.timesteps << "\n"
      << "latent_channels = " << c.latent_channels << "\n"
@@ -109,6 +110,7 @@ ModelConfig model_config_from_text(const std::string& text) {
     if (auto* v = opt("stem")) c.stem = std::stoi(*v);
     if (auto* v = opt("predict")) c.predict = *v;
     if (auto* v = opt("time_sampling")) c.time_sampling = *v;
+    if (auto* v = opt("precision")) c.precision = *v;
   } catch (const std::invalid_argument&) {
     throw Error("checkpoint model config holds a malformed number", ExitCode::kBadInput);
   } catch (const std::out_of_range&) {

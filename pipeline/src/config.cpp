@@ -117,6 +117,9 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "preconditioning: the image at high noise, a correction to the input at low noise)")
       ("model.time_sampling", key(&c.model.time_sampling),
        "ddpm, ldm: training noise levels: uniform | logit_normal (the middle levels weighted, as SD3 trains flows)")
+      ("model.precision", key(&c.model.precision),
+       "ddpm, ldm: U-Net arithmetic: fp32 | bf16 (convolutions and products in bfloat16, the rest in "
+       "float32) | auto (bf16 where the CPU has AVX512-BF16 or on a CUDA GPU, else fp32)")
       ("model.schedule", key(&c.model.schedule), "noise schedule: linear | cosine")
       ("model.timesteps", key(&c.model.timesteps), "diffusion timesteps")
       ("model.latent_channels", key(&c.model.latent_channels),

@@ -26,7 +26,7 @@ torch::Tensor SpadeImpl::forward(const torch::Tensor& x, const torch::Tensor& la
                                       .size(std::vector<int64_t>{x.size(2), x.size(3)})
                                       .mode(torch::kNearest));
   auto h = torch::relu(shared(l));
-  return norm(x) * (1 + gamma(h)) + beta(h);
+  return norm(x.to(torch::kFloat)) * (1 + gamma(h)) + beta(h);
 }
 
 AdaptiveNormImpl::AdaptiveNormImpl(int channels, int groups, int label_channels) {
@@ -38,7 +38,8 @@ AdaptiveNormImpl::AdaptiveNormImpl(int channels, int groups, int label_channels)
 }
 
 torch::Tensor AdaptiveNormImpl::forward(const torch::Tensor& x, const torch::Tensor& labels) {
-  return spade ? spade(x, labels) : group(x);
+  // GroupNorm in float32 (a bfloat16 input under autocast is widened: nn/precision.h).
+  return spade ? spade(x, labels) : group(x.to(torch::kFloat));
 }
 
 ResBlockImpl::ResBlockImpl(int in_channels, int out_channels, int embed_dim, int groups, double dropout,
@@ -70,7 +71,7 @@ AttentionImpl::AttentionImpl(int channels, int groups, int heads_) : heads(heads
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t d = C / heads;
-  auto q_k_v = qkv(norm(x)).reshape({B, 3, heads, d, H * W}).unbind(1);
+  auto q_k_v = qkv(norm(x.to(torch::kFloat))).reshape({B, 3, heads, d, H * W}).unbind(1);
   auto q = q_k_v[0].transpose(-1, -2);  // [B, heads, HW, d]
   auto k = q_k_v[1];                     // [B, heads, d, HW]
   auto v = q_k_v[2].transpose(-1, -2);  // [B, heads, HW, d]

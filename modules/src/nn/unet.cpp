@@ -1,11 +1,13 @@
 #include "medsynth/modules/nn/unet.h"
 
 #include "medsynth/modules/generative_model.h"
+#include "medsynth/modules/nn/precision.h"
 
 namespace medsynth::modules::nn {
 
 UNetImpl::UNetImpl(const ModelConfig& c, int in_channels, int out_channels)
-    : base_(c.channels.at(0)), levels_(static_cast<int>(c.channels.size())), res_blocks_(c.res_blocks), stem_(c.stem) {
+    : base_(c.channels.at(0)), levels_(static_cast<int>(c.channels.size())), res_blocks_(c.res_blocks), stem_(c.stem), precision_(c.precision) {
+  use_bf16(precision_, torch::kCPU);  // checks the name
   if (stem_ < 1) throw Error("model.stem must be 1 or more", ExitCode::kUsage);
   for (int ch : c.channels) {
     if (ch % c.groups != 0) {
@@ -89,6 +91,7 @@ torch::Tensor UNetImpl::forward(const UNetInput& in) {
     if (in.spade_labels.defined()) padded.spade_labels = pad(in.spade_labels);
     return forward(padded).narrow(2, 0, H).narrow(3, 0, W);
   }
+  Autocast autocast(use_bf16(precision_, in.x.device()), in.x.device());
   const auto emb = embedding(in);
   const auto& labels = in.spade_labels;
   std::vector<torch::Tensor> skips;
@@ -119,7 +122,7 @@ torch::Tensor UNetImpl::forward(const UNetInput& in) {
     }
     if (l > 0) h = ups[up++](h);
   }
-  auto out = out_conv(torch::silu(out_norm(h)));
+  auto out = out_conv(torch::silu(out_norm(h.to(torch::kFloat)))).to(torch::kFloat);
   return stem_ > 1 ? torch::pixel_shuffle(out, stem_) : out;
 }
 

@@ -17,6 +17,7 @@ struct ModelConfig {
   int attention_levels = 1;          // self-attention on the last N (lowest-resolution) levels
   int groups = 8;                    // GroupNorm groups
   double dropout = 0.0;
+  std::string precision = "fp32";    // U-Net arithmetic: fp32 | bf16 (autocast) | auto (nn/precision.h)
 
   // Conditions the model understands; a batch carrying anything else is refused.
   int label_classes = 0;             // > 0: a label map with this many classes (one-hot)

@@ -21,7 +21,7 @@ struct UNetInput {
 
 struct UNetImpl : torch::nn::Module {
   UNetImpl(const ModelConfig& config, int in_channels, int out_channels);
-  torch::Tensor forward(const UNetInput& in);
+  torch::Tensor forward(const UNetInput& in);  // float32 out, whatever model.precision computes in
 
  private:
   torch::Tensor embedding(const UNetInput& in);
@@ -38,6 +38,7 @@ struct UNetImpl : torch::nn::Module {
   ResBlock mid1{nullptr}, mid2{nullptr};
   Attention mid_attn{nullptr};
   int levels_, res_blocks_, stem_;
+  std::string precision_;  // model.precision: bfloat16 autocast inside forward (nn/precision.h)
 };
 TORCH_MODULE(UNet);
 
