@@ -51,6 +51,32 @@ std::int64_t Batch::size() const {
   return 0;
 }
 
+int spatial_condition_channels(const ModelConfig& c) {
+  const int k = context_slices(c);
+  return (c.label_classes > 0 ? k * c.label_classes : 0) + (c.source_image ? k : 0) + (c.coordinates ? 2 : 0);
+}
+
+std::pair<std::int64_t, std::int64_t> spatial_size(const Condition& c) {
+  for (const auto* t : {&c.labels, &c.source, &c.coords}) {
+    if (t->defined() && t->dim() == 4) return {t->size(2), t->size(3)};
+  }
+  return {0, 0};
+}
+
+torch::Tensor spatial_condition(const ModelConfig& c, const Condition& cond, torch::Device device) {
+  std::vector<torch::Tensor> parts;
+  if (c.label_classes > 0 && cond.labels.defined()) parts.push_back(cond.labels.to(device, torch::kFloat));
+  if (c.source_image && cond.source.defined()) parts.push_back(cond.source.to(device, torch::kFloat));
+  if (c.coordinates && cond.coords.defined()) parts.push_back(cond.coords.to(device, torch::kFloat));
+  if (parts.empty()) return {};
+  for (const auto& t : parts) {
+    if (t.dim() != 4 || t.size(0) != parts[0].size(0) || t.size(2) != parts[0].size(2) || t.size(3) != parts[0].size(3)) {
+      throw Error("the label map, source image and coordinates of a batch differ in size", ExitCode::kRuntime);
+    }
+  }
+  return parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
+}
+
 void register_family(const std::string& name, ModelFactory factory, std::vector<Capability> capabilities) {
   registry()[name] = Family{std::move(factory), std::move(capabilities)};
 }

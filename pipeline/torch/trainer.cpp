@@ -199,10 +199,6 @@ TrainResult train(const RunConfig& cfg, bool resume) {
 
   modules::ModelConfig mc = cfg.model;
   const bool patches = mc.coordinates;  // apply_data_to_model: coordinates come with patches
-  if (mc.family != "ddpm" && (patches || mc.context > 0)) {
-    throw ConfigError("data.patch, data.grid = native and data.context are built for model.family = ddpm so far; " +
-                      mc.family + " trains on whole slices of a fixed data.grid without context (docs/models.md)");
-  }
   if (patches && (mc.image_size > data.width() || mc.image_size > data.height())) {
     throw ConfigError("data.patch " + std::to_string(mc.image_size) + " is larger than the slices (" +
                       std::to_string(data.width()) + "x" + std::to_string(data.height()) + ")");

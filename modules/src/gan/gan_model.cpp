@@ -107,7 +107,7 @@ SpadeGeneratorImpl::SpadeGeneratorImpl(const ModelConfig& c, int condition_chann
                   std::to_string(c.groups) + ")", ExitCode::kUsage);
     }
   }
-  start_size = c.image_size >> n;
+  levels = n;
   // SPADE's hidden width (128 in Park et al.), kept at most 64 for CPU budgets.
   const int hidden = std::min(64, *std::max_element(c.channels.begin(), c.channels.end()));
   int ch = c.channels.back();
@@ -125,7 +125,7 @@ SpadeGeneratorImpl::SpadeGeneratorImpl(const ModelConfig& c, int condition_chann
 torch::Tensor SpadeGeneratorImpl::forward(const torch::Tensor& condition) {
   // Park et al.'s generator without the VAE encoder starts from the downsampled segmentation map.
   auto x = F::interpolate(condition, F::InterpolateFuncOptions()
-                                         .size(std::vector<int64_t>{start_size, start_size})
+                                         .size(std::vector<int64_t>{condition.size(2) >> levels, condition.size(3) >> levels})
                                          .mode(torch::kNearest));
   auto h = start(head(x), condition);
   for (auto& b : blocks) {
@@ -159,8 +159,8 @@ GanModel::GanModel(const ModelConfig& config, torch::Device device) : config_(co
     throw Error("the gan family takes a label map and/or a source image, not a class or a slice position "
                 "(model.class_conditioning = 0, model.slice_position = false)", ExitCode::kUsage);
   }
-  condition_channels_ = config_.label_classes + (config_.source_image ? 1 : 0);
-  if (condition_channels_ == 0) {
+  condition_channels_ = spatial_condition_channels(config_);  // with the coordinates, when patches have them
+  if (config_.label_classes == 0 && !config_.source_image) {
     throw Error("the gan family needs a condition: a label map (data.labels = file or tissue) and/or a source "
                 "image (model.source_image = true)", ExitCode::kUsage);
   }
@@ -207,6 +207,8 @@ GanModel::GanModel(const ModelConfig& config, torch::Device device) : config_(co
     unet_ = gan::Pix2PixUNet(config_, condition_channels_);
     unet_ema_ = gan::Pix2PixUNet(config_, condition_channels_);
   }
+  multiple_ = std::int64_t{1} << (generator_kind_ == "spade" ? static_cast<int>(config_.channels.size())
+                                                             : gan::unet_levels(config_.image_size));
   disc_ = nn::MultiScalePatchGAN(scales_, condition_channels_ + config_.image_channels, config_.disc_channels, layers);
   generator(false).to(device_);
   generator(true).to(device_);
@@ -221,8 +223,13 @@ torch::nn::Module& GanModel::generator(bool ema) {
 }
 
 torch::Tensor GanModel::run_generator(bool ema, const torch::Tensor& condition) {
-  if (spade_) return ema ? spade_ema_->forward(condition) : spade_->forward(condition);
-  return ema ? unet_ema_->forward(condition) : unet_->forward(condition);
+  // Fully convolutional: a whole slice of any size is padded (edge values) to the generator's
+  // multiple and the output cropped back (training patches are model.image_size: no padding).
+  const auto H = condition.size(2), W = condition.size(3);
+  const auto padded = nn::pad_to_multiple(condition, multiple_);
+  auto x = spade_ ? (ema ? spade_ema_->forward(padded) : spade_->forward(padded))
+                  : (ema ? unet_ema_->forward(padded) : unet_->forward(padded));
+  return x.narrow(2, 0, H).narrow(3, 0, W);
 }
 
 void GanModel::configure_training(const OptimConfig& optim) {
@@ -241,14 +248,23 @@ void GanModel::check_condition(const Condition& c) const {
   auto refuse = [&](const std::string& what, const std::string& why) {
     throw Error("this gan model cannot take " + what + ": " + why);
   };
+  const int k = context_slices(config_);
   if (c.labels.defined()) {
     if (config_.label_classes == 0) refuse("a label map", "it was trained without one");
-    if (c.labels.size(1) != config_.label_classes) {
-      refuse("a label map with " + std::to_string(c.labels.size(1)) + " classes",
-             "it was trained with " + std::to_string(config_.label_classes));
+    if (c.labels.size(1) != config_.label_classes * k) {
+      refuse("a label map of " + std::to_string(c.labels.size(1)) + " channels",
+             "it was trained with " + std::to_string(config_.label_classes) + " classes on " + std::to_string(k) +
+                 " slice(s)");
     }
   }
   if (c.source.defined() && !config_.source_image) refuse("a source image", "it was trained without one");
+  if (c.source.defined() && c.source.size(1) != k) {
+    refuse("a source of " + std::to_string(c.source.size(1)) + " slice(s)", "it was trained with " + std::to_string(k));
+  }
+  if (c.coords.defined() != config_.coordinates) {
+    refuse(config_.coordinates ? "a condition without pixel coordinates" : "pixel coordinates",
+           config_.coordinates ? "it was trained on patches with them" : "it was trained without them");
+  }
   if (c.class_id.defined()) refuse("a class", "the gan family has no class conditioning");
   if (c.position.defined()) refuse("a slice position", "the gan family has no slice-position conditioning");
   // A GAN maps a condition to an image: without the condition there is nothing to sample from.
@@ -258,22 +274,16 @@ void GanModel::check_condition(const Condition& c) const {
   if (config_.source_image && !c.source.defined()) {
     throw Error("this gan model translates a source image and needs one (sample --source image.nii.gz)");
   }
-  for (const auto* t : {&c.labels, &c.source}) {
-    if (t->defined() && (t->dim() != 4 || t->size(2) != config_.image_size || t->size(3) != config_.image_size)) {
+  for (const auto* t : {&c.labels, &c.source, &c.coords}) {
+    if (t->defined() && t->dim() != 4) {
       std::ostringstream shape;
       shape << t->sizes();
-      throw Error("gan: a condition of shape " + shape.str() + " is not [B, C, " + std::to_string(config_.image_size) +
-                  ", " + std::to_string(config_.image_size) + "]", ExitCode::kRuntime);
+      throw Error("gan: a condition of shape " + shape.str() + " is not [B, C, H, W]", ExitCode::kRuntime);
     }
   }
 }
 
-torch::Tensor GanModel::condition_map(const Condition& c) const {
-  std::vector<torch::Tensor> parts;
-  if (config_.label_classes > 0) parts.push_back(c.labels.to(device_, torch::kFloat));
-  if (config_.source_image) parts.push_back(c.source.to(device_, torch::kFloat));
-  return parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
-}
+torch::Tensor GanModel::condition_map(const Condition& c) const { return spatial_condition(config_, c, device_); }
 
 StepStats GanModel::train_step(const Batch& batch, std::uint64_t seed) {
   if (!opt_g_) throw Error("train_step before configure_training", ExitCode::kRuntime);

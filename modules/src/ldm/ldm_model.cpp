@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "medsynth/modules/nn/blocks.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/modules/train_util.h"
 
@@ -30,7 +31,8 @@ void LdmModel::attach(std::unique_ptr<VaeModel> vae) {
                 " slices, this model's are " + std::to_string(config_.image_size) + " (data.grid)", ExitCode::kUsage);
   }
   if ((v.label_classes > 0 && v.label_classes != config_.label_classes) || (v.source_image && !config_.source_image) ||
-      (v.num_classes > 0 && v.num_classes != config_.num_classes) || (v.slice_position && !config_.slice_position)) {
+      (v.num_classes > 0 && v.num_classes != config_.num_classes) || (v.slice_position && !config_.slice_position) ||
+      ((v.label_classes > 0 || v.source_image) && v.context != config_.context) || v.coordinates != config_.coordinates) {
     throw Error(where + "the vae takes conditions this model's data does not have (train both on one data config)",
                 ExitCode::kUsage);
   }
@@ -67,11 +69,13 @@ void LdmModel::set_learning_rate(double lr) {
 
 Condition LdmModel::latent_condition(const Condition& c) const {
   Condition l = c;
+  // A slice of any size is padded (edge values) to the factor, as the vae pads it, then pooled.
   auto pool = [&](const torch::Tensor& t) {
-    return factor_ == 1 ? t : F::avg_pool2d(t.to(torch::kFloat), F::AvgPool2dFuncOptions(factor_));
+    return factor_ == 1 ? t : F::avg_pool2d(nn::pad_to_multiple(t.to(torch::kFloat), factor_), F::AvgPool2dFuncOptions(factor_));
   };
   if (c.labels.defined()) l.labels = pool(c.labels);  // soft label fractions per latent cell
   if (c.source.defined()) l.source = pool(c.source);
+  if (c.coords.defined()) l.coords = pool(c.coords);  // each cell's centre
   l.image = torch::Tensor();
   return l;
 }
@@ -83,6 +87,7 @@ Condition LdmModel::vae_condition(const Condition& c) const {
   if (v.source_image) out.source = c.source;
   if (v.num_classes > 0) out.class_id = c.class_id;
   if (v.slice_position) out.position = c.position;
+  if (v.coordinates) out.coords = c.coords;
   return out;
 }
 
@@ -116,8 +121,8 @@ torch::Tensor LdmModel::sample(const Condition& c, const SampleOptions& o) {
   need_autoencoder();
   if (scale_ == 0) throw Error("ldm: sampling from an untrained model (no latent scale yet)", ExitCode::kRuntime);
   SampleOptions lo = o;
-  lo.height = o.height / factor_;  // a slice size asked for is the image's: the latent is factor_ smaller
-  lo.width = o.width / factor_;
+  lo.height = (o.height + factor_ - 1) / factor_;  // a slice size asked for is the image's: the latent is factor_ smaller
+  lo.width = (o.width + factor_ - 1) / factor_;
   torch::Tensor mask, known;
   if (o.mask.defined()) {
     if (!o.known.defined()) throw Error("inpainting needs the known image", ExitCode::kRuntime);
@@ -125,10 +130,16 @@ torch::Tensor LdmModel::sample(const Condition& c, const SampleOptions& o) {
     mask = o.mask.to(device_, torch::kFloat);
     lo.known = to_latent(known, c, nullptr, nullptr);
     // A latent cell is regenerated when any of its pixels is.
-    lo.mask = factor_ == 1 ? mask : F::max_pool2d(mask, F::MaxPool2dFuncOptions(factor_));
+    lo.mask = factor_ == 1 ? mask : F::max_pool2d(nn::pad_to_multiple(mask, factor_), F::MaxPool2dFuncOptions(factor_));
   }
   auto z = diffusion_->sample(latent_condition(c), lo) / scale_;
-  auto x = vae_->decode(z, vae_condition(c));
+  const Condition vc = vae_condition(c);
+  auto x = vae_->decode(z, vc);
+  if (spatial_size(vc).first == 0 && spatial_size(c).first > 0) {
+    // The vae takes no image-shaped condition, the diffusion did: crop to the condition's size.
+    const auto [h, w] = spatial_size(c);
+    x = x.narrow(2, 0, h).narrow(3, 0, w);
+  }
   if (mask.defined()) x = mask * x + (1 - mask) * known;  // outside the mask: exactly the input
   return x;
 }

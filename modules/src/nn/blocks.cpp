@@ -14,6 +14,12 @@ torch::Tensor sinusoidal_embedding(const torch::Tensor& values, int dim) {
   return torch::cat({torch::cos(args), torch::sin(args)}, 1);
 }
 
+torch::Tensor pad_to_multiple(const torch::Tensor& t, std::int64_t m) {
+  const auto ph = (m - t.size(2) % m) % m, pw = (m - t.size(3) % m) % m;
+  if (ph == 0 && pw == 0) return t;
+  return F::pad(t, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
+}
+
 SpadeImpl::SpadeImpl(int channels, int label_channels, int groups, int hidden) {
   norm = register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).affine(false)));
   shared = register_module("shared", torch::nn::Conv2d(torch::nn::Conv2dOptions(label_channels, hidden, 3).padding(1)));

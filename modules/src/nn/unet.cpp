@@ -80,15 +80,10 @@ torch::Tensor UNetImpl::forward(const UNetInput& in) {
   // stem * 2^(levels-1) on the bottom and right, and the output cropped back.
   const std::int64_t m = static_cast<std::int64_t>(stem_) << (levels_ - 1);
   const auto H = in.x.size(2), W = in.x.size(3);
-  const auto ph = (m - H % m) % m, pw = (m - W % m) % m;
-  if (ph != 0 || pw != 0) {
-    namespace F = torch::nn::functional;
-    auto pad = [&](const torch::Tensor& t) {
-      return F::pad(t, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
-    };
+  if (H % m != 0 || W % m != 0) {
     UNetInput padded = in;
-    padded.x = pad(in.x);
-    if (in.spade_labels.defined()) padded.spade_labels = pad(in.spade_labels);
+    padded.x = pad_to_multiple(in.x, m);
+    if (in.spade_labels.defined()) padded.spade_labels = pad_to_multiple(in.spade_labels, m);
     return forward(padded).narrow(2, 0, H).narrow(3, 0, W);
   }
   Autocast autocast(use_bf16(precision_, in.x.device()), in.x.device());

@@ -30,7 +30,7 @@ void VaeModel::init_adversary() {
                 " pixels (data.grid is " + std::to_string(config_.image_size) + "); lower model.disc_layers",
                 ExitCode::kUsage);
   }
-  const int cond = (config_.label_classes > 0 ? config_.label_classes : 0) + (config_.source_image ? 1 : 0);
+  const int cond = spatial_condition_channels(config_);
   adversary_ = std::make_shared<Adversary>();
   adversary_->disc = nn::MultiScalePatchGAN(scales, config_.image_channels + cond, config_.disc_channels, config_.disc_layers);
   adversary_->disc->to(device_);

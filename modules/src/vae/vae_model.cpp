@@ -10,12 +10,6 @@ namespace medsynth::modules {
 
 namespace nn {
 
-namespace {
-int spatial_condition_channels(const ModelConfig& c) {
-  return (c.label_classes > 0 ? c.label_classes : 0) + (c.source_image ? 1 : 0);
-}
-}  // namespace
-
 VaeNetImpl::VaeNetImpl(const ModelConfig& c)
     : levels(static_cast<int>(c.channels.size())),
       res_blocks(c.res_blocks),
@@ -126,21 +120,41 @@ VaeModel::VaeModel(const ModelConfig& config, torch::Device device) : config_(co
   init_adversary();
 }
 
+std::int64_t VaeModel::factor() const { return std::int64_t{1} << (static_cast<int>(config_.channels.size()) - 1); }
+
 std::vector<std::int64_t> VaeModel::latent_shape() const {
-  const int f = 1 << (static_cast<int>(config_.channels.size()) - 1);
+  const auto f = factor();
   return {config_.latent_channels, config_.image_size / f, config_.image_size / f};
+}
+
+std::vector<std::int64_t> VaeModel::latent_shape(const Condition& c, const SampleOptions& o) const {
+  // Fully convolutional: a whole slice of any size has the latent of its size rounded up to a
+  // multiple of the factor (decode() pads the condition to it and crops the slice back).
+  auto [h, w] = spatial_size(c);
+  if (h == 0 && o.height > 0 && o.width > 0) h = o.height, w = o.width;
+  if (h == 0) return latent_shape();
+  const auto f = factor();
+  return {config_.latent_channels, (h + f - 1) / f, (w + f - 1) / f};
 }
 
 void VaeModel::check_condition(const Condition& c) const {
   auto refuse = [](const std::string& why) { throw Error("this vae model " + why); };
   if (config_.label_classes > 0 && !c.labels.defined()) refuse("was trained with label maps: it needs one");
   if (config_.label_classes == 0 && c.labels.defined()) refuse("was trained without label maps");
-  if (c.labels.defined() && c.labels.size(1) != config_.label_classes) {
-    refuse("was trained with " + std::to_string(config_.label_classes) + " label classes, not " +
-           std::to_string(c.labels.size(1)));
+  const int k = context_slices(config_);
+  if (c.labels.defined() && c.labels.size(1) != config_.label_classes * k) {
+    refuse("was trained with " + std::to_string(config_.label_classes) + " label classes on " + std::to_string(k) +
+           " slice(s), not a map of " + std::to_string(c.labels.size(1)) + " channels");
   }
   if (config_.source_image != c.source.defined()) {
     refuse(config_.source_image ? "was trained with source images: it needs one" : "was trained without source images");
+  }
+  if (c.source.defined() && c.source.size(1) != k) {
+    refuse("was trained with sources of " + std::to_string(k) + " slice(s), not " + std::to_string(c.source.size(1)));
+  }
+  if (config_.coordinates != c.coords.defined()) {
+    refuse(config_.coordinates ? "was trained with pixel coordinates (patches): it needs them"
+                               : "was trained without pixel coordinates");
   }
   if (config_.num_classes > 0 && !c.class_id.defined()) refuse("was trained with classes: it needs one");
   if (config_.num_classes == 0 && c.class_id.defined()) refuse("was trained without classes");
@@ -151,13 +165,11 @@ void VaeModel::check_condition(const Condition& c) const {
   if (c.position.defined() && !config_.slice_position) refuse("was trained without slice positions");
 }
 
-torch::Tensor VaeModel::cond_map(const Condition& c, std::int64_t batch, std::int64_t size) const {
-  std::vector<torch::Tensor> parts;
-  if (config_.label_classes > 0) parts.push_back(c.labels.to(device_, torch::kFloat));
-  if (config_.source_image) parts.push_back(c.source.to(device_, torch::kFloat));
-  if (parts.empty()) return {};
-  auto m = parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
-  if (m.size(0) != batch || m.size(2) != size) throw Error("vae: condition and images differ in size", ExitCode::kRuntime);
+torch::Tensor VaeModel::cond_map(const Condition& c, std::int64_t batch, std::int64_t height, std::int64_t width) const {
+  auto m = spatial_condition(config_, c, device_);
+  if (m.defined() && (m.size(0) != batch || m.size(2) != height || m.size(3) != width)) {
+    throw Error("vae: condition and images differ in size", ExitCode::kRuntime);
+  }
   return m;
 }
 
@@ -182,7 +194,7 @@ StepStats VaeModel::train_step(const Batch& batch, std::uint64_t seed) {
   auto gen = make_generator(seed);
   auto x = batch.image.to(device_);
   const auto B = x.size(0);
-  auto cond = cond_map(batch, B, x.size(2));
+  auto cond = cond_map(batch, B, x.size(2), x.size(3));
   auto emb = net_->embedding(batch, B, device_);
   auto stats_ = net_->encode(x, cond, emb).chunk(2, 1);
   auto mean = stats_[0], logvar = stats_[1].clamp(-30.0, 20.0);
@@ -213,7 +225,11 @@ std::pair<torch::Tensor, torch::Tensor> VaeModel::posterior(const torch::Tensor&
   ema_->eval();
   auto x = image.to(device_, torch::kFloat);
   const auto B = x.size(0);
-  auto parts = ema_->encode(x, cond_map(c, B, x.size(2)), ema_->embedding(c, B, device_)).chunk(2, 1);
+  // A slice of any size: padded (edge values) to a multiple of the factor, with its condition.
+  auto cond = cond_map(c, B, x.size(2), x.size(3));
+  const auto f = factor();
+  auto parts = ema_->encode(nn::pad_to_multiple(x, f), cond.defined() ? nn::pad_to_multiple(cond, f) : cond,
+                            ema_->embedding(c, B, device_)).chunk(2, 1);
   return {parts[0], parts[1].clamp(-30.0, 20.0)};
 }
 
@@ -225,13 +241,23 @@ torch::Tensor VaeModel::decode(const torch::Tensor& z, const Condition& c) {
   check_condition(c);
   torch::NoGradGuard ng;
   ema_->eval();
-  const auto B = z.size(0);
-  return ema_->decode(z.to(device_, torch::kFloat), cond_map(c, B, config_.image_size), ema_->embedding(c, B, device_))
+  const auto B = z.size(0), f = factor(), H = z.size(2) * f, W = z.size(3) * f;
+  // The slice is the condition's size (the latent covers it rounded up to the factor), or the
+  // latent's without an image-shaped condition.
+  auto [h, w] = spatial_size(c);
+  if (h == 0) h = H, w = W;
+  if ((h + f - 1) / f != z.size(2) || (w + f - 1) / f != z.size(3)) {
+    throw Error("vae: a latent of " + std::to_string(z.size(2)) + "x" + std::to_string(z.size(3)) + " does not cover a " +
+                std::to_string(h) + "x" + std::to_string(w) + " condition", ExitCode::kRuntime);
+  }
+  auto cond = cond_map(c, B, h, w);
+  if (cond.defined()) cond = nn::pad_to_multiple(cond, f);
+  return ema_->decode(z.to(device_, torch::kFloat), cond, ema_->embedding(c, B, device_)).narrow(2, 0, h).narrow(3, 0, w)
       .clamp(-1, 1);
 }
 
 torch::Tensor VaeModel::sample(const Condition& c, const SampleOptions& o) {
-  const auto shape = latent_shape();
+  const auto shape = latent_shape(c, o);
   torch::Tensor z;
   if (o.initial.defined()) {
     if (o.initial.dim() != 4 || o.initial.sizes().slice(1) != torch::IntArrayRef(shape)) {

@@ -35,6 +35,15 @@ struct Batch {
 };
 using Condition = Batch;  // the same parts, without the image
 
+// The image-shaped conditions of families that concatenate them (vae, gan): the label map's
+// classes x context slices, the source's context slices, the two coordinate channels, in that
+// order; spatial_condition_channels() counts them. Checks that the parts agree in size (throws
+// Error, exit 3); an undefined tensor when the model takes none.
+int spatial_condition_channels(const ModelConfig& c);
+torch::Tensor spatial_condition(const ModelConfig& c, const Condition& cond, torch::Device device);
+// Height and width of a condition's image-shaped parts, or {0, 0} without any.
+std::pair<std::int64_t, std::int64_t> spatial_size(const Condition& c);
+
 struct StepStats {
   double loss = 0;
   double grad_norm = 0;

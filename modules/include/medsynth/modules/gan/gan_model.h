@@ -56,7 +56,7 @@ struct SpadeGeneratorImpl : torch::nn::Module {
   torch::nn::Conv2d head{nullptr}, out{nullptr};
   SpadeResBlock start{nullptr};
   std::vector<SpadeResBlock> blocks;
-  int start_size;
+  int levels;  // the condition map starts at 1 / 2^levels of the slice
 };
 TORCH_MODULE(SpadeGenerator);
 
@@ -101,7 +101,7 @@ class GanModel : public GenerativeModel {
 
  private:
   void check_condition(const Condition& c) const;
-  torch::Tensor condition_map(const Condition& c) const;  // [B, K (+1), H, W] on the device
+  torch::Tensor condition_map(const Condition& c) const;  // spatial_condition() on the device
   torch::nn::Module& generator(bool ema);
   torch::Tensor run_generator(bool ema, const torch::Tensor& condition);
 
@@ -110,6 +110,7 @@ class GanModel : public GenerativeModel {
   std::string generator_kind_;
   int scales_ = 1;
   int condition_channels_ = 0;
+  std::int64_t multiple_ = 1;  // the generator's slices are padded to multiples of this (any size samples)
   gan::Pix2PixUNet unet_{nullptr}, unet_ema_{nullptr};
   gan::SpadeGenerator spade_{nullptr}, spade_ema_{nullptr};
   nn::MultiScalePatchGAN disc_{nullptr};

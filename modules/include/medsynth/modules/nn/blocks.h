@@ -9,6 +9,10 @@ namespace medsynth::modules::nn {
 // and DDPM's timestep embedding.
 torch::Tensor sinusoidal_embedding(const torch::Tensor& values, int dim);
 
+// Pads [B, C, H, W] on the bottom and right with edge values to multiples of m (a fully
+// convolutional network's whole slice of any size; crop the output back with narrow()).
+torch::Tensor pad_to_multiple(const torch::Tensor& t, std::int64_t m);
+
 // SPADE (Park et al. 2019): parameter-free GroupNorm, then a per-pixel scale and shift predicted
 // from the label map resized to the feature map.
 struct SpadeImpl : torch::nn::Module {

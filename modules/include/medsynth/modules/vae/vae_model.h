@@ -62,8 +62,11 @@ class VaeModel : public GenerativeModel {
   // For ldm: the posterior's mean and log-variance, and decoding, with the EMA weights.
   std::pair<torch::Tensor, torch::Tensor> posterior(const torch::Tensor& image, const Condition& condition);
   torch::Tensor decode(const torch::Tensor& z, const Condition& condition);
-  // [latent_channels, h, w]
+  // [latent_channels, h, w] of a training slice (model.image_size), and of the slice a
+  // condition (or the options' size) asks for, rounded up to the factor.
   std::vector<std::int64_t> latent_shape() const;
+  std::vector<std::int64_t> latent_shape(const Condition& c, const SampleOptions& o) const;
+  std::int64_t factor() const;  // 2^(levels - 1): pixels per latent cell along each side
 
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
@@ -72,7 +75,7 @@ class VaeModel : public GenerativeModel {
 
  private:
   void check_condition(const Condition& c) const;
-  torch::Tensor cond_map(const Condition& c, std::int64_t batch, std::int64_t size) const;
+  torch::Tensor cond_map(const Condition& c, std::int64_t batch, std::int64_t height, std::int64_t width) const;
 
   ModelConfig config_;
   torch::Device device_;
