@@ -59,6 +59,18 @@ else
   apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
+# The BIDS validator from the npm registry (docs/bids.md). Node.js comes from Debian when the
+# machine has none.
+BIDS_VALIDATOR_VERSION=1.15.0
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update
+  apt-get install -y --no-install-recommends nodejs npm
+fi
+if [ "$(bids-validator --version 2>/dev/null || true)" != "$BIDS_VALIDATOR_VERSION" ]; then
+  echo "setup.sh: installing bids-validator $BIDS_VALIDATOR_VERSION (npm)"
+  npm install -g --no-fund --no-audit "bids-validator@$BIDS_VALIDATOR_VERSION"
+fi
+
 # The orthanc package starts a system service on install on some machines; the tests start
 # their own server on free ports, so a system one is not needed (and must not hold port 4242).
 if command -v systemctl >/dev/null 2>&1; then

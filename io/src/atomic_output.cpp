@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <system_error>
 
@@ -89,6 +90,16 @@ void AtomicOutput::commit() {
   if (ec) throw Error(final_path_, "cannot move into place: " + ec.message(), ExitCode::kRuntime);
   fsync_path(dir);
   committed_ = true;
+}
+
+void write_text_atomically(const std::string& path, const std::string& text, bool force) {
+  AtomicOutput out(path, force);
+  {
+    std::ofstream f(out.temp_path(), std::ios::binary | std::ios::trunc);
+    f << text;
+    if (!f.flush()) throw Error(path, "cannot be written", ExitCode::kRuntime);
+  }
+  out.commit();
 }
 
 }  // namespace medsynth::io

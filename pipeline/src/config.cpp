@@ -65,6 +65,16 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
   d.add_options()
       ("data.manifest", key(&c.data.manifest),
        "CSV of the dataset: subject,image[,labels][,source][,class]; paths relative to the CSV")
+      ("data.bids", key(&c.data.bids),
+       "a BIDS dataset folder instead of a manifest: sub-<label>/[ses-<label>/]anat/*_<bids_suffix>.nii[.gz], "
+       "label maps from derivatives/<pipeline>/ (_dseg), acquisition keys from the JSON sidecars (docs/bids.md)")
+      ("data.bids_suffix", key(&c.data.bids_suffix), "data.bids: the images' suffix (T1w, T2w, FLAIR, PDw, ...)")
+      ("data.bids_labels", key(&c.data.bids_labels),
+       "data.bids: the derivatives/<pipeline> folder whose _dseg files are the label maps (empty: the only one that holds any)")
+      ("data.bids_label_desc", key(&c.data.bids_label_desc),
+       "data.bids: the label maps' desc- entity, when an image has several (empty: any)")
+      ("data.bids_source", key(&c.data.bids_source),
+       "data.bids: suffix of each image's source image with the same entities (e.g. T2w; empty: none)")
       ("data.grid", key(&c.data.grid),
        "in-plane grid of the slices: native (the volumes' own, voxel for voxel) or N (N x N over the larger extent)")
       ("data.patch", key(&c.data.patch),
@@ -193,6 +203,9 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("export.dicom", key(&c.exporting.dicom), "medsynth run: write the sampled volumes as synthetic DICOM series")
       ("export.enhanced", key(&c.exporting.enhanced),
        "write each volume as one Enhanced MR Image file of N frames (false: N MR Image files, one per slice)")
+      ("export.bids", key(&c.exporting.bids),
+       "medsynth run: write the sampled volumes as a BIDS derivatives dataset in export/bids "
+       "(sub-<label>_desc-synthetic_<suffix>.nii.gz with JSON sidecars; docs/bids.md)")
       ("export.uid_root", key(&c.exporting.uid_root),
        "DICOM UID root of your organisation (empty: 2.25.<UUID> UIDs)")
       ("export.host", key(&c.exporting.host), "PACS to push the DICOM series to (empty: no push)")
@@ -269,12 +282,15 @@ RunConfig load_config(const std::string& ini_path, const std::vector<std::string
   apply_data_to_model(c);
   // A relative manifest in a config file is relative to that file (configs/ ship with theirs);
   // one given on the command line is relative to the working folder, as any argument.
-  bool manifest_on_command_line = false;
-  for (const auto& o : overrides) manifest_on_command_line |= o.rfind("--data.manifest", 0) == 0;
-  if (!ini_path.empty() && !manifest_on_command_line && !c.data.manifest.empty() &&
-      fs::path(c.data.manifest).is_relative()) {
-    const fs::path beside = fs::path(ini_path).parent_path() / c.data.manifest;
-    if (fs::exists(beside)) c.data.manifest = beside.lexically_normal().string();
+  // The same for a BIDS folder.
+  for (auto [field, option] : {std::pair<std::string*, const char*>{&c.data.manifest, "--data.manifest"},
+                               std::pair<std::string*, const char*>{&c.data.bids, "--data.bids"}}) {
+    bool on_command_line = false;
+    for (const auto& o : overrides) on_command_line |= o == option || o.rfind(std::string(option) + "=", 0) == 0;
+    if (!ini_path.empty() && !on_command_line && !field->empty() && fs::path(*field).is_relative()) {
+      const fs::path beside = fs::path(ini_path).parent_path() / *field;
+      if (fs::exists(beside)) *field = beside.lexically_normal().string();
+    }
   }
   return c;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "medsynth/io/atomic_output.h"
+#include "medsynth/pipeline/bids.h"
 #include "medsynth/io/error.h"
 #include "medsynth/mark/synthetic_mark.h"
 #include "medsynth/pipeline/config.h"
@@ -75,7 +76,7 @@ std::string shareable_settings(const RunConfig& c) {
     const auto eq = line.find(" = ");
     if (eq != std::string::npos) {
       const std::string k = line.substr(0, eq), v = line.substr(eq + 3);
-      if ((k == "manifest" || k == "cache" || k == "out" || k == "autoencoder") && !v.empty()) {
+      if ((k == "manifest" || k == "bids" || k == "cache" || k == "out" || k == "autoencoder") && !v.empty()) {
         line = k + " = " + fs::path(v).filename().string();
       }
     }
@@ -127,16 +128,6 @@ json limits_of(const RunConfig& c, std::size_t subjects) {
   return l;
 }
 
-void write_atomically(const std::string& path, const std::string& text) {
-  io::AtomicOutput out(path, true);
-  {
-    std::ofstream f(out.temp_path(), std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f.flush()) throw io::Error(path, "cannot be written", ExitCode::kRuntime);
-  }
-  out.commit();
-}
-
 std::string figure(const json& j) {
   if (j.is_number()) {
     std::ostringstream s;
@@ -164,7 +155,7 @@ json make_model_card(const ModelCardInputs& in) {
   json files = json::array();
   std::size_t subjects = 0;
   try {
-    for (const auto& r : read_manifest(c.data.manifest)) {
+    for (const auto& r : read_dataset(c.data)) {
       ++subjects;
       files.push_back(file_entry(r.image, r.subject, "image"));
       if (!r.labels.empty()) files.push_back(file_entry(r.labels, r.subject, "labels"));
@@ -185,7 +176,7 @@ json make_model_card(const ModelCardInputs& in) {
                   {"note", "volumes sampled from this model carry this run id in their synthetic mark "
                            "('medsynth detect FILE' reads it)"}};
   card["task"] = task_of(c, in);
-  card["training_data"] = {{"manifest", fs::path(c.data.manifest).filename().string()},
+  card["training_data"] = {{c.data.bids.empty() ? "manifest" : "bids", fs::path(dataset_path(c.data)).filename().string()},
                            {"fingerprint", in.data_fingerprint},
                            {"subjects", subjects},
                            {"holdout", c.data.holdout},
@@ -240,8 +231,8 @@ std::string model_card_markdown(const json& card) {
 }
 
 void write_model_card(const std::string& checkpoint, const json& card) {
-  write_atomically(model_card_path(checkpoint, "json"), card.dump(2) + "\n");
-  write_atomically(model_card_path(checkpoint, "md"), model_card_markdown(card));
+  io::write_text_atomically(model_card_path(checkpoint, "json"), card.dump(2) + "\n");
+  io::write_text_atomically(model_card_path(checkpoint, "md"), model_card_markdown(card));
 }
 
 json read_model_card(const std::string& checkpoint) {

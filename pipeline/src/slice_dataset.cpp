@@ -17,6 +17,7 @@
 
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/slice_grid.h"
 #include "medsynth/validation/tissue_segmentation.h"
@@ -301,11 +302,11 @@ io::LabelVolume condition_label_map(const io::Volume& image, const std::string& 
 
 IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   const DataConfig& dc = config.data;
-  if (dc.manifest.empty()) throw ConfigError("data.manifest is not set");
   if (dc.labels != "file" && dc.labels != "tissue" && dc.labels != "tissue+file" && dc.labels != "none") {
     throw ConfigError("data.labels '" + dc.labels + "' is not file, tissue, tissue+file or none");
   }
-  const auto rows = read_manifest(dc.manifest);
+  const auto rows = read_dataset(dc);
+  const std::string dataset = dataset_path(dc);
 
   // Fingerprint: every input's content and every setting that shapes the cache.
   std::ostringstream key;
@@ -314,7 +315,9 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
       << ";tissue=" << dc.tissue_classes << ";seed=" << config.train.seed << "\n";
   for (const auto& r : rows) {
     key << r.subject << "," << hash_file(r.image) << "," << (r.labels.empty() ? "" : hash_file(r.labels)) << ","
-        << (r.source.empty() ? "" : hash_file(r.source)) << "," << r.class_id << "\n";
+        << (r.source.empty() ? "" : hash_file(r.source)) << "," << r.class_id;
+    if (!r.entities.empty() || !r.acquisition.is_null()) key << "," << r.entities << "," << r.acquisition.dump();
+    key << "\n";
   }
   const std::string fingerprint = hash_text(key.str());
   const fs::path root = dc.cache.empty() ? fs::path(cache_root) : fs::path(dc.cache);
@@ -338,14 +341,14 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   bool has_source = false;
   for (const auto& r : rows) {
     if ((dc.labels == "file" || dc.labels == "tissue+file") && r.labels.empty()) {
-      throw io::Error(dc.manifest, "line " + std::to_string(r.line) + ": data.labels = " + dc.labels +
+      throw io::Error(dataset, "line " + std::to_string(r.line) + ": data.labels = " + dc.labels +
                                        " but no labels column value");
     }
     has_source = has_source || !r.source.empty();
   }
   if (has_source) {
     for (const auto& r : rows) {
-      if (r.source.empty()) throw io::Error(dc.manifest, "line " + std::to_string(r.line) + ": some rows have a source image, this one has none");
+      if (r.source.empty()) throw io::Error(dataset, "line " + std::to_string(r.line) + ": some rows have a source image, this one has none");
     }
   }
 
@@ -427,7 +430,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
       const auto n = static_cast<std::size_t>(std::lround(dc.holdout * static_cast<double>(kept.size())));
       if (n >= kept.size()) {
         // e.g. a one-slice PNG pair with data.holdout 0.5: nothing would be left to train on.
-        throw io::Error(dc.manifest, "data.holdout = " + std::to_string(dc.holdout) + " holds out all " +
+        throw io::Error(dataset, "data.holdout = " + std::to_string(dc.holdout) + " holds out all " +
                                          std::to_string(kept.size()) + " kept slice(s) of the only subject, " + r.subject +
                                          ": lower it (data.holdout = 0 trains on every slice and holds none out)");
       }
@@ -477,6 +480,11 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
                    : dc.labels == "tissue+file" ? "tissue map of the image under " + r.labels
                                                 : r.labels;
     sj["source"] = r.source;
+    if (!dc.bids.empty()) {
+      sj["session"] = r.session;
+      sj["entities"] = r.entities;
+      sj["acquisition"] = r.acquisition;
+    }
     sj["window"] = {w.lo, w.hi};
     sj["size"] = v.geometry.size;
     sj["slices_kept"] = kept.size();
@@ -487,7 +495,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   }
   // Label values → contiguous ids 0..K-1 (0 is background when present).
   std::vector<std::int32_t> label_values(label_values_set.begin(), label_values_set.end());
-  if (label_values.size() > 255) throw io::Error(dc.manifest, "label maps hold more than 255 distinct labels");
+  if (label_values.size() > 255) throw io::Error(dataset, "label maps hold more than 255 distinct labels");
   // Does label 0 cover only empty image (the window's -1)? Then sampling may skip it far from tissue.
   std::size_t zero_pixels = 0, zero_empty = 0;
   if (want_labels) {
@@ -530,6 +538,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     index["empty_background"] = empty_background;
     index["has_source"] = has_source;
     index["manifest"] = dc.manifest;
+    if (!dc.bids.empty()) index["bids"] = dc.bids;
     index["subjects"] = subjects_json;
     index["split"] = subjects.size() > 1 ? "by subject" : "by contiguous slab of slices (one subject)";
     nlohmann::json sl = nlohmann::json::array();

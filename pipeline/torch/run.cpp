@@ -30,6 +30,7 @@
 #include "medsynth/io/error.h"
 #include "medsynth/io/pacs_client.h"
 #include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/model_card.h"
@@ -85,15 +86,7 @@ std::string safe_name(const std::string& s) {
 }
 
 // Writes `text` to `path` atomically (temporary folder beside it, fsync, rename).
-void write_text_atomically(const std::string& path, const std::string& text) {
-  io::AtomicOutput out(path, true);
-  {
-    std::ofstream f(out.temp_path(), std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f.flush()) throw io::Error(path, "cannot be written", ExitCode::kRuntime);
-  }
-  out.commit();
-}
+using io::write_text_atomically;
 
 // One run at a time per run folder: an exclusive flock on <run>/run.lock, which the kernel
 // releases when the process ends, however it ends. The file keeps the holder's pid for the message.
@@ -178,10 +171,12 @@ std::string fingerprint_text(const Context& ctx, const std::string& stage) {
   std::ostringstream key;
   key << "stage = " << stage << "\nformat = " << kStageFormat << "\n";
   if (stage == "ingest") {
-    key << section_text(c, "data", {"manifest", "cache"}) << "train.seed = " << c.train.seed << "\n";
-    for (const auto& r : read_manifest(c.data.manifest)) {
+    key << section_text(c, "data", {"manifest", "bids", "cache"}) << "train.seed = " << c.train.seed << "\n";
+    for (const auto& r : read_dataset(c.data)) {
       key << "row = " << r.subject << "," << hash_file(r.image) << "," << (r.labels.empty() ? "" : hash_file(r.labels))
-          << "," << (r.source.empty() ? "" : hash_file(r.source)) << "," << r.class_id << "\n";
+          << "," << (r.source.empty() ? "" : hash_file(r.source)) << "," << r.class_id;
+      if (!r.entities.empty() || !r.acquisition.is_null()) key << "," << r.entities << "," << r.acquisition.dump();
+      key << "\n";
     }
   } else if (stage == "train") {
     key << section_text(c, "model")
@@ -274,17 +269,20 @@ json run_sample(Context& ctx, json& artefacts) {
   }
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
   const bool with_labels = info.model.label_classes > 0;
-  const auto rows = read_manifest(c.data.manifest);
+  const auto rows = read_dataset(c.data);
   const auto& subjects = index.at("subjects");
   if (subjects.size() != rows.size()) {
-    throw io::Error(c.data.manifest, "has changed since the ingest stage ran (" + std::to_string(rows.size()) +
+    throw io::Error(dataset_path(c.data), "has changed since the ingest stage ran (" + std::to_string(rows.size()) +
                                          " rows, the slice cache has " + std::to_string(subjects.size()) + "); run " +
                                          ctx.rerun_hint("ingest"));
   }
   const fs::path dir = ctx.dir("sample");
   std::set<std::string> used_names;
   auto name_of = [&](std::size_t i) {
-    std::string n = safe_name(rows[i].subject);
+    // A BIDS row is named as its files are: sub-<label>[_ses-<label>...].
+    std::string n = rows[i].line == 0 && !c.data.bids.empty()
+                        ? "sub-" + rows[i].subject + (rows[i].entities.empty() ? "" : "_" + rows[i].entities)
+                        : safe_name(rows[i].subject);
     if (used_names.count(n)) n += "-row" + std::to_string(i + 1);
     used_names.insert(n);
     return n;
@@ -478,6 +476,94 @@ json run_evaluate(Context& ctx, json& artefacts) {
   return out;
 }
 
+// export.bids: the sampled volumes as a BIDS derivatives dataset in export/bids. Subject labels and
+// entities are the BIDS dataset's own (data.bids), or made of a manifest's subject names (letters and
+// digits kept). The sidecars name real files only by their path inside a BIDS dataset: a manifest's
+// file names may name people.
+json export_bids(Context& ctx, json& artefacts) {
+  const RunConfig& c = ctx.config;
+  const std::string checkpoint = ctx.resolve(ctx.outputs("train").at("checkpoint").get<std::string>()).string();
+  const auto rows = read_dataset(c.data);
+  const bool from_bids = !c.data.bids.empty();
+  const fs::path bids_root = from_bids ? fs::path(c.data.bids).lexically_normal() : fs::path();
+  auto inside_bids = [&](const std::string& p) {
+    return from_bids ? fs::path(p).lexically_normal().lexically_relative(bids_root).generic_string() : std::string();
+  };
+  BidsDerivativeDataset ds;
+  ds.name = "medsynth synthetic " + (from_bids ? c.data.bids_suffix : std::string("MRI")) + " volumes (" + c.model.family + ")";
+  ds.generated_by = "Sampled by medsynth's " + c.model.family + " model from checkpoint " +
+                    fs::path(checkpoint).filename().string() + " (xxh3 " + hash_file(checkpoint) + "), " +
+                    c.sample.sampler + " sampler, " + std::to_string(c.sample.steps) + " steps, seed " +
+                    std::to_string(c.sample.seed) + ".";
+  const bool marked = ctx.outputs("sample").value("mark", true);
+  std::set<std::string> used;
+  for (const auto& v : ctx.outputs("sample").at("volumes")) {
+    const auto row = static_cast<std::size_t>(v.at("row").get<int>());
+    if (row >= rows.size()) throw io::Error(dataset_path(c.data), "has changed since the sample stage ran; run " + ctx.rerun_hint("ingest"));
+    const ManifestRow& r = rows[row];
+    BidsDerivativeVolume bv;
+    bv.suffix = from_bids ? c.data.bids_suffix : "T1w";
+    if (from_bids) {
+      bv.subject = r.subject;
+      bv.entities = r.entities;
+    } else {
+      for (char ch : r.subject)
+        if (std::isalnum(static_cast<unsigned char>(ch))) bv.subject += ch;
+      if (bv.subject.empty()) bv.subject = "subject" + std::to_string(row + 1);
+    }
+    if (!used.insert(bv.subject + "_" + bv.entities).second) {
+      bv.entities += (bv.entities.empty() ? "" : "_") + std::string("run-") + std::to_string(row + 1);
+    }
+    bv.volume = ctx.resolve(v.at("synthetic").get<std::string>()).string();
+    json condition;
+    const std::string labels = v.value("labels", "");
+    if (c.data.labels == "tissue" || c.data.labels == "tissue+file") {
+      condition = {{"Type", "tissue map"}, {"Description", "multi-Otsu tissue map (" + std::to_string(c.data.tissue_classes) +
+                                                                " classes) of the real image" +
+                                                                (c.data.labels == "tissue+file" ? " under its label map" : "")}};
+    } else if (!labels.empty()) {
+      condition = {{"Type", "label map"}};
+    } else {
+      condition = {{"Type", "none"}};
+    }
+    if (from_bids) {
+      // Paths inside the BIDS dataset the model was trained on (data.bids).
+      condition["RealImage"] = inside_bids(r.image);
+      if (!r.labels.empty() && c.data.labels != "tissue") condition["LabelMap"] = inside_bids(r.labels);
+    }
+    bv.sidecar = {
+        {"Description", "Synthetic " + bv.suffix + " volume made by a generative model (medsynth " + c.model.family +
+                            "); not acquired from a person"},
+        {"SyntheticMark", {{"Embedded", marked},
+                           {"RunId", v.value("mark_run_id", "")},
+                           {"Reader", "medsynth detect FILE reads the mark in the voxels"}}},
+        {"Provenance", {{"Software", "medsynth"},
+                        {"Version", std::string(kVersion) + " (" + kGitDescribe + ")"},
+                        {"Checkpoint", fs::path(checkpoint).filename().string()},
+                        {"CheckpointXXH3", hash_file(checkpoint)},
+                        {"ModelFamily", c.model.family},
+                        {"Parametrization", c.model.parametrization},
+                        {"Sampler", c.sample.sampler},
+                        {"Steps", c.sample.steps},
+                        {"Seed", c.sample.seed},
+                        {"Guidance", c.sample.guidance},
+                        {"Condition", condition},
+                        {"Created", utc_now()}}}};
+    if (from_bids && !r.acquisition.is_null() && !r.acquisition.empty()) {
+      bv.sidecar["TrainingAcquisition"] = r.acquisition;  // the acquisition the model learnt this contrast from
+    }
+    ds.volumes.push_back(bv);
+  }
+  const fs::path dir = ctx.dir("export") / "bids";
+  const auto files = write_bids_derivatives(ds, dir.string(), true);
+  std::cout << "export: " << dir.string() << " (BIDS derivatives, " << ds.volumes.size() << " volume(s))\n";
+  artefacts.push_back(ctx.rel(dir / "dataset_description.json"));
+  for (const auto& f : files) {
+    if (f.size() > 7 && f.compare(f.size() - 7, 7, ".nii.gz") == 0) artefacts.push_back(ctx.rel(dir / f));
+  }
+  return json{{"folder", ctx.rel(dir)}, {"files", files}};
+}
+
 json run_export(Context& ctx, json& artefacts) {
   const ExportConfig& e = ctx.config.exporting;
   json out;
@@ -504,6 +590,7 @@ json run_export(Context& ctx, json& artefacts) {
                                {"series_uid", r.series_uid}, {"study_uid", r.study_uid}});
     }
   }
+  if (e.bids) out["bids"] = export_bids(ctx, artefacts);
   if (!e.host.empty()) {
     if (!e.dicom) throw ConfigError("export.host is set but export.dicom = false: there is nothing to push");
     io::PacsPeer peer;
@@ -573,6 +660,10 @@ json run_report(Context& ctx, json& artefacts) {
   if (ctx.outputs("sample").contains("pairs_manifest")) {
     h << "<li>" << ctx.outputs("sample")["pairs"].size() << " image/label pairs: <a href=\"../"
       << html_escape(ctx.outputs("sample")["pairs_manifest"].get<std::string>()) << "\">pairs.csv</a></li>\n";
+  }
+  if (ctx.outputs("export").contains("bids")) {
+    h << "<li>BIDS derivatives: <code>" << html_escape(ctx.outputs("export")["bids"].at("folder").get<std::string>())
+      << "</code></li>\n";
   }
   for (const auto& s : ctx.outputs("export").at("series")) {
     h << "<li>DICOM: <code>" << html_escape(s.at("folder").get<std::string>()) << "</code> (" << s.at("files").dump()

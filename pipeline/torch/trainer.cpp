@@ -14,6 +14,7 @@
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/ldm/ldm_model.h"
 #include "medsynth/modules/seed.h"
+#include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/distributed.h"
@@ -195,7 +196,7 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   if (dp && lead) dp->barrier();
   const SliceDataset data = SliceDataset::open(ing.dir);
   const auto train_idx = data.indices(false);
-  if (train_idx.empty()) throw io::Error(cfg.data.manifest, "no training slices after the hold-out split");
+  if (train_idx.empty()) throw io::Error(dataset_path(cfg.data), "no training slices after the hold-out split");
 
   modules::ModelConfig mc = cfg.model;
   const bool patches = mc.coordinates;  // apply_data_to_model: coordinates come with patches
@@ -206,13 +207,13 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   if (!patches) mc.image_size = data.width();
   mc.label_classes = data.label_classes();
   if (mc.source_image && !data.has_source()) {
-    throw io::Error(cfg.data.manifest, "model.source_image = true but the manifest has no source column");
+    throw io::Error(dataset_path(cfg.data), "model.source_image = true but the manifest has no source column");
   }
   if (mc.num_classes > 0) {
     for (std::size_t i = 0; i < data.size(); ++i) {
       const int cls = data.record(i).class_id;
       if (cls < 0 || cls >= mc.num_classes) {
-        throw io::Error(cfg.data.manifest, "model.class_conditioning = " + std::to_string(mc.num_classes) + " but " +
+        throw io::Error(dataset_path(cfg.data), "model.class_conditioning = " + std::to_string(mc.num_classes) + " but " +
                                                (cls < 0 ? std::string("a row has no class")
                                                         : "a row has class " + std::to_string(cls)) +
                                                " (every row needs a class 0.." + std::to_string(mc.num_classes - 1) + ")");

@@ -31,4 +31,7 @@ class AtomicOutput {
   bool committed_ = false;
 };
 
+// A text file (JSON, INI, TSV, HTML) written through AtomicOutput: the whole text or nothing.
+void write_text_atomically(const std::string& path, const std::string& text, bool force = true);
+
 }  // namespace medsynth::io

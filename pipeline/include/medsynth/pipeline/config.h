@@ -29,6 +29,11 @@ void validate(boost::any& out, const std::vector<std::string>& values, GridSize*
 
 struct DataConfig {
   std::string manifest;          // CSV: subject,image[,labels][,source][,class]
+  std::string bids;              // or a BIDS dataset folder (bids.h; docs/bids.md)
+  std::string bids_suffix = "T1w";  // the images' BIDS suffix
+  std::string bids_labels;       // derivatives/<pipeline> holding the _dseg label maps ("" = the only one)
+  std::string bids_label_desc;   // the label maps' desc- entity when there are several ("" = any)
+  std::string bids_source;       // suffix of each image's source image (e.g. T2w; "" = none)
   GridSize grid = 64;            // native, or slices resampled in-plane to grid x grid
   int patch = 0;                 // training patches of patch x patch pixels (0: whole slices;
                                  // data.grid = native needs patches: default 64 there)
@@ -85,6 +90,7 @@ struct SampleConfig {
 struct ExportConfig {
   bool dicom = true;
   bool enhanced = false;           // one Enhanced MR file per volume, not one file per slice
+  bool bids = false;               // the sampled volumes as a BIDS derivatives dataset in export/bids
   std::string uid_root;            // "" = 2.25.<UUID> UIDs
   std::string host;                // "" = no push
   int port = 4242;

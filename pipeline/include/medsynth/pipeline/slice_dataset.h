@@ -17,7 +17,11 @@ namespace medsynth::pipeline {
 struct ManifestRow {
   std::string subject, image, labels, source;
   int class_id = -1;
-  int line = 0;
+  int line = 0;                // the manifest's line (0: a row of a BIDS dataset)
+  // BIDS (data.bids): the session label and the file name's entities after sub- ("ses-a_run-1"),
+  // and the acquisition keys of its sidecars (bids.h); empty for a manifest's rows.
+  std::string session, entities;
+  nlohmann::json acquisition;
 };
 
 // Reads the CSV (header: subject,image[,labels][,source][,class]); every named file must exist
