@@ -27,6 +27,7 @@ BUILD_PKGS=(
   libfmt-dev libspdlog-dev           # formatting and logs
   libxxhash-dev                      # fingerprints of large inputs
   libgloo-dev                        # c10d Gloo backend headers
+  libcurl4-openssl-dev               # DICOMweb client (HTTP/HTTPS, OpenSSL)
   zlib1g-dev
 )
 
@@ -41,6 +42,9 @@ DATA_PKGS=(
   dicom3tools                        # dciodvfy conformance check
   dcmtk                              # dcmdump, storescu, findscu, movescu, echoscu
   orthanc                            # a real PACS for the tests
+  orthanc-dicomweb                   # its DICOMweb plugin (QIDO-RS, WADO-RS, STOW-RS tests)
+  stunnel4                           # HTTPS in front of Orthanc in the DICOMweb TLS test
+  openssl                            # the TLS tests' CA and certificates
   chromium                           # headless check that report.html renders
 )
 

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include "medsynth/io/error.h"
+
 namespace fs = std::filesystem;
 
 namespace medsynth::io::detail {
@@ -46,6 +48,21 @@ std::vector<fs::path> files_under(const fs::path& folder) {
     if (it->is_regular_file() && name != "DICOMDIR") files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<fs::path> dicom_candidates(const std::vector<std::string>& paths) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& p : paths) {
+    if (!fs::exists(p, ec)) throw Error(p, "no such file or folder");
+    if (!fs::is_directory(p, ec)) {
+      files.emplace_back(p);
+      continue;
+    }
+    const std::vector<fs::path> found = files_under(p);
+    files.insert(files.end(), found.begin(), found.end());
+  }
   return files;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // File-system helpers shared by io's writers and readers (internal to medsynth_io).
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace medsynth::io::detail {
@@ -18,5 +19,9 @@ void remove_stale_temporaries(const std::filesystem::path& dir);
 // Regular files under `folder`, recursively and sorted, skipping hidden files and folders and
 // DICOMDIR: the candidates of a DICOM folder tree.
 std::vector<std::filesystem::path> files_under(const std::filesystem::path& folder);
+
+// The files named in `paths` and the files_under() each folder among them, in that order: what a
+// push sends (io::Error naming a path that does not exist).
+std::vector<std::filesystem::path> dicom_candidates(const std::vector<std::string>& paths);
 
 }  // namespace medsynth::io::detail

@@ -184,22 +184,6 @@ DcmDataset query_dataset(const PacsQuery& q) {
   return ds;
 }
 
-std::vector<fs::path> dicom_files_under(const std::vector<std::string>& paths, std::vector<std::string>* skipped) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (const auto& p : paths) {
-    if (!fs::exists(p, ec)) throw Error(p, "no such file or folder");
-    if (!fs::is_directory(p, ec)) {
-      files.emplace_back(p);
-      continue;
-    }
-    const std::vector<fs::path> found = detail::files_under(p);
-    files.insert(files.end(), found.begin(), found.end());
-  }
-  (void)skipped;
-  return files;
-}
-
 // The C-MOVE destination: medsynth's own storage SCP, listening while the move runs.
 class MoveReceiver : public DcmStorageSCP {
  public:
@@ -328,7 +312,7 @@ std::vector<PacsRecord> pacs_find(const PacsPeer& peer, const PacsQuery& query) 
 PushResult pacs_push(const PacsPeer& peer, const std::vector<std::string>& paths) {
   detail::init_dcmtk_quiet();
   PushResult result;
-  const auto candidates = dicom_files_under(paths, &result.skipped);
+  const auto candidates = detail::dicom_candidates(paths);
   // Read each file's header (values over 256 bytes stay on disk) for its SOP class and syntax.
   struct Item {
     std::string path, sop_class, xfer;

@@ -43,8 +43,14 @@ class OrthancServer {
  public:
   struct Options {
     bool check_called_aet = true;  // refuse associations whose called AE title is not ORTHANC
+    // DICOMweb (Debian's orthanc-dicomweb plugin) at http_url(); with `user`, HTTP basic
+    // authentication for that one user; with `bearer`, a Lua filter that lets in only requests
+    // carrying "Authorization: Bearer <bearer>" (Orthanc itself knows no tokens).
+    bool dicomweb = false;
+    std::string user, password, bearer;
   };
   static constexpr const char* kBinary = "/usr/sbin/Orthanc";
+  static constexpr const char* kDicomWebPlugin = "/usr/lib/orthanc/libOrthancDicomWeb.so.1.7";
 
   // Throws std::runtime_error (with Orthanc's log) when it is missing, exits or stays silent.
   OrthancServer() : OrthancServer(Options{}) {}
@@ -60,6 +66,16 @@ class OrthancServer {
     dicom_port_ = free_tcp_port();
     http_port_ = free_tcp_port();
     move_port_ = free_tcp_port();
+    if (options.dicomweb && !fs::exists(kDicomWebPlugin)) {
+      throw std::runtime_error(std::string("missing ") + kDicomWebPlugin + ": install the Debian package 'orthanc-dicomweb'");
+    }
+    std::string lua;
+    if (!options.bearer.empty()) {
+      lua = dir_ + "/bearer.lua";
+      std::ofstream(lua) << "function IncomingHttpRequestFilter(method, uri, ip, username, httpHeaders)\n"
+                         << "  return httpHeaders['authorization'] == 'Bearer " << options.bearer << "'\n"
+                         << "end\n";
+    }
     const std::string config = dir_ + "/orthanc.json";
     std::ofstream(config) << "{\n"
                           << "  \"Name\": \"medsynth-test\",\n"
@@ -69,11 +85,15 @@ class OrthancServer {
                           << "  \"DicomPort\": " << dicom_port_ << ",\n"
                           << "  \"HttpPort\": " << http_port_ << ",\n"
                           << "  \"RemoteAccessAllowed\": false,\n"
-                          << "  \"AuthenticationEnabled\": false,\n"
+                          << "  \"AuthenticationEnabled\": " << (options.user.empty() ? "false" : "true") << ",\n"
+                          << (options.user.empty() ? std::string()
+                                                   : "  \"RegisteredUsers\": {\"" + options.user + "\": \"" + options.password + "\"},\n")
+                          << (lua.empty() ? std::string() : "  \"LuaScripts\": [\"" + lua + "\"],\n")
                           << "  \"DicomCheckCalledAet\": " << (options.check_called_aet ? "true" : "false") << ",\n"
                           // No fsync per stored file: a throw-away server, and 10x faster pushes.
                           << "  \"SyncStorageArea\": false,\n"
-                          << "  \"Plugins\": [],\n"
+                          << "  \"Plugins\": [" << (options.dicomweb ? std::string("\"") + kDicomWebPlugin + "\"" : "") << "],\n"
+                          << (options.dicomweb ? "  \"DicomWeb\": {\"Enable\": true, \"Root\": \"/dicom-web/\"},\n" : "")
                           << "  \"DicomModalities\": { \"MEDSYNTH\": [\"MEDSYNTH\", \"127.0.0.1\", " << move_port_
                           << "] }\n"
                           << "}\n";
@@ -126,6 +146,8 @@ class OrthancServer {
 
   int dicom_port() const { return dicom_port_; }
   int http_port() const { return http_port_; }
+  // The DICOMweb base URL (Options::dicomweb).
+  std::string http_url() const { return "http://127.0.0.1:" + std::to_string(http_port_) + "/dicom-web"; }
   // The port Orthanc connects to for C-MOVE to the AE MEDSYNTH.
   int move_port() const { return move_port_; }
   // Options for `medsynth pacs` that reach this server.
