@@ -191,6 +191,9 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("sample.crop", key(&c.sample.crop),
        "ddpm with a label map: sample only the box around the tissue (label 0 beyond 16 pixels stays empty): "
        "auto (when label 0 was always empty image in training) | on | off")
+      ("sample.background", key(&c.sample.background),
+       "with a label map: pixels of label 0 set to empty image after sampling, as in the training scans "
+       "(a skull-stripped scan's background): auto (when label 0 was always empty image in training) | on | off")
       ("sample.volumes", key(&c.sample.volumes),
        "medsynth run: whole volumes to synthesise: heldout (each held-out subject; with one subject, "
        "that subject, whose held-out slab is inside it) | all | none")

@@ -89,6 +89,12 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   const bool crop = (rq.sample.crop == "on" || (rq.sample.crop == "auto" && info.empty_background)) &&
                     info.family == "ddpm" && !conditions.labels.empty() && !info.label_values.empty() &&
                     info.label_values[0] == 0;
+  // Label 0 as empty image after sampling (any family), where it was empty image in training.
+  if (rq.sample.background != "auto" && rq.sample.background != "on" && rq.sample.background != "off") {
+    throw ConfigError("sample.background '" + rq.sample.background + "' is not auto, on or off");
+  }
+  const bool background = (rq.sample.background == "on" || (rq.sample.background == "auto" && info.empty_background)) &&
+                          !conditions.labels.empty() && !info.label_values.empty() && info.label_values[0] == 0;
   const std::size_t B = static_cast<std::size_t>(std::max(1, rq.sample.batch));
   const std::size_t batches = (Z + B - 1) / B;
   std::vector<std::size_t> mine;
@@ -152,6 +158,15 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   }
   bar.reset();
   result.volume = sg.restore(stack, geometry);
+  if (background) {
+    // On the output grid (the label map's own), so every voxel it calls background is exactly
+    // empty whatever grid the model works on; only this shard's (finite) voxels.
+    const float empty = to_intensity(-1.0f, window);
+    auto& v = result.volume.voxels;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (labels.voxels[i] == 0 && std::isfinite(v[i])) v[i] = empty;
+    }
+  }
   if (rq.mark) {
     // On the output grid, scaled by the training window (not this volume's range) and only on
     // finite voxels: a shard carries exactly its slices of the whole run's mark, so merged shards

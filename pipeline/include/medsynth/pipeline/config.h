@@ -77,6 +77,9 @@ struct SampleConfig {
   // Pixel-space diffusion on a label map: sample only the box around the tissue, the rest empty.
   // auto: when label 0 was always empty image in training; on: always; off: never.
   std::string crop = "auto";
+  // Pixels the label map calls background (label 0) set to empty image after sampling, as they
+  // are in the training scans: auto (when label 0 was always empty image in training) | on | off.
+  std::string background = "auto";
   // Stage runner (medsynth run): which whole volumes the sample stage makes, and how many
   // synthetic image/label pairs (data augmentation).
   std::string volumes = "heldout"; // heldout | all | none
