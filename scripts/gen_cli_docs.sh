@@ -17,6 +17,7 @@ MEDSYNTH="${1:-build/pipeline/medsynth}"
   echo "| 1 | usage error: unknown command or option (the nearest valid one is suggested), missing argument |"
   echo "| 2 | bad input: a file that cannot be read as asked, an output that exists without --force; the message names the file |"
   echo "| 3 | failure while running (a write that failed, out of memory) |"
+  echo "| 75 | stopped by SIGTERM, SIGINT or SIGUSR1 after saving the work (training: a checkpoint of the last step); the same command (train: with --resume) continues it |"
   echo
   echo "Errors print one line on stderr: \`medsynth: error: <what>: <why>\`."
   echo

@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <random>
 #include <system_error>
 
@@ -92,14 +95,58 @@ void AtomicOutput::commit() {
   committed_ = true;
 }
 
+std::string no_space_left(const std::string& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &st) != 0) return "";
+  const auto free_bytes = static_cast<unsigned long long>(st.f_bavail) * st.f_frsize;
+  if (free_bytes >= (1ull << 20)) return "";
+  return "no space left on the device (" + std::to_string(free_bytes) + " bytes free)";
+}
+
+void rethrow_on_target(const std::string& target, bool folder) {
+  std::string message;
+  ExitCode code = ExitCode::kRuntime;
+  try {
+    throw;
+  } catch (const medsynth::Error& e) {
+    message = e.what();
+    code = e.code();
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  const fs::path t(target);
+  const std::string parent = t.parent_path().empty() ? std::string(".") : t.parent_path().string();
+  // <parent>/.medsynth-tmp-<pid>-<n> is the target file's folder, or the target folder itself.
+  const std::string temp = (t.parent_path().empty() ? std::string() : parent + "/") + kTempPrefix;
+  for (std::size_t at = message.find(temp); at != std::string::npos; at = message.find(temp, at + 1)) {
+    std::size_t end = at + temp.size();
+    while (end < message.size() && (std::isdigit(static_cast<unsigned char>(message[end])) || message[end] == '-')) ++end;
+    if (!folder && t.parent_path().empty() && end < message.size() && message[end] == '/') ++end;  // "x.nii"
+    const std::string with = folder ? target : t.parent_path().string();
+    message.replace(at, end - at, with);
+    at += with.size();
+  }
+  if (code == ExitCode::kRuntime) {
+    const std::string full = no_space_left(parent);
+    if (!full.empty()) throw Error(target, "cannot be written: " + full, ExitCode::kRuntime);
+  }
+  throw medsynth::Error(message, code);
+}
+
 void write_text_atomically(const std::string& path, const std::string& text, bool force) {
   AtomicOutput out(path, force);
-  {
-    std::ofstream f(out.temp_path(), std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f.flush()) throw Error(path, "cannot be written", ExitCode::kRuntime);
+  try {
+    {
+      std::ofstream f(out.temp_path(), std::ios::binary | std::ios::trunc);
+      f << text;
+      if (!f.flush()) throw Error(path, "cannot be written", ExitCode::kRuntime);
+    }
+    out.commit();
+  } catch (...) {
+    rethrow_on_target(path, false);
   }
-  out.commit();
 }
 
 }  // namespace medsynth::io

@@ -15,6 +15,7 @@
 #include "deidentify_dataset.h"
 #include "dicom_common.h"
 #include "medsynth/io/atomic_folder.h"
+#include "medsynth/io/atomic_output.h"
 #include "medsynth/io/dicom_uid.h"
 #include "medsynth/io/error.h"
 #include "medsynth/version.h"
@@ -358,7 +359,9 @@ Rescale choose_rescale(double lo, double hi, bool all_integer) {
   return r;
 }
 
-DicomWriteResult write_dicom_series(const Volume& volume, const std::string& out_dir, const DicomWriteOptions& o) {
+namespace {
+
+DicomWriteResult write_series(const Volume& volume, const std::string& out_dir, const DicomWriteOptions& o) {
   detail::init_dcmtk_quiet();
   const Geometry& g = volume.geometry;
   validate_geometry(g, out_dir);
@@ -434,6 +437,16 @@ DicomWriteResult write_dicom_series(const Volume& volume, const std::string& out
   }
   target.commit();
   return r;
+}
+
+}  // namespace
+
+DicomWriteResult write_dicom_series(const Volume& volume, const std::string& out_dir, const DicomWriteOptions& o) {
+  try {
+    return write_series(volume, out_dir, o);
+  } catch (...) {
+    rethrow_on_target(out_dir, true);  // a full disk reads as such, on the folder the user named
+  }
 }
 
 }  // namespace medsynth::io

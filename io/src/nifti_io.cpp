@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <vector>
 
 #include "medsynth/io/error.h"
+#include "medsynth/memory.h"
 
 namespace fs = std::filesystem;
 
@@ -328,6 +330,17 @@ Image<T> read_nifti(const std::string& path) {
   const std::size_t n = g.voxel_count();
   const std::size_t bpv = static_cast<std::size_t>(bytes_per_voxel(hd.datatype));
   const std::uint64_t need = hd.vox_offset + n * bpv;
+  {
+    // The raw data and the voxels must fit in memory: checked before reading, since a .nii.gz can
+    // inflate far beyond its size. A plain file shorter than its header says is refused below as
+    // truncated (it cannot hold that much).
+    const std::string& data_path = hd.single_file ? hdr_path : img_path;
+    std::ifstream probe(data_path, std::ios::binary);
+    unsigned char magic[2] = {0, 0};
+    probe.read(reinterpret_cast<char*>(magic), 2);
+    const bool gzipped = magic[0] == 0x1f && magic[1] == 0x8b;
+    if (gzipped || fs::file_size(data_path, ec) >= need) require_memory(need + n * sizeof(T), data_path);
+  }
   if (hd.single_file) {
     bytes = read_all(hdr_path, need);
   } else {

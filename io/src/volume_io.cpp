@@ -108,12 +108,16 @@ void write_any(const Image<T>& v, const std::string& path, const WriteOptions& o
   validate_geometry(v.geometry, path);
   const PixelType type = output_type(v, options, f, path);
   AtomicOutput out(path, options.force);
-  if (f == Format::kNifti) {
-    write_nifti(v, out.temp_path(), type);
-  } else {
-    write(v, out.temp_path(), type);
+  try {
+    if (f == Format::kNifti) {
+      write_nifti(v, out.temp_path(), type);
+    } else {
+      write(v, out.temp_path(), type);
+    }
+    out.commit();
+  } catch (...) {
+    rethrow_on_target(path, false);  // the user named `path`, not the temporary file
   }
-  out.commit();
 }
 
 }  // namespace

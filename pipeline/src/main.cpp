@@ -51,7 +51,8 @@ void print_main_help() {
     std::cout << "  " << name << c.summary << "\n";
   }
   std::cout << "\n'medsynth <command> --help' shows a command's options.\n"
-               "exit codes: 0 done, 1 usage, 2 bad input, 3 failure while running.\n";
+               "exit codes: 0 done, 1 usage, 2 bad input, 3 failure while running, 75 stopped by a signal\n"
+               "(SIGTERM, SIGINT, SIGUSR1) after saving the work: run it again to continue.\n";
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
+#include "medsynth/memory.h"
 #include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/slice_grid.h"
@@ -437,6 +438,10 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
       slab_begin = (kept.size() - n) / 2;
       slab_end = slab_begin + n;
     }
+    // The cache is built in memory before it is written: this subject's slices must fit.
+    require_memory(static_cast<std::uint64_t>(kept.size()) * P *
+                       (sizeof(float) * (has_source ? 2 : 1) + (want_labels ? sizeof(std::int32_t) + 1 : 0)),
+                   r.image + ": its slices for the slice cache");
     for (std::size_t n = 0; n < kept.size(); ++n) {
       const auto k = static_cast<std::size_t>(kept[n]);
       images.insert(images.end(), img.begin() + static_cast<long>(k * P), img.begin() + static_cast<long>((k + 1) * P));

@@ -4,10 +4,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <set>
 
 #include "medsynth/io/error.h"
 #include "medsynth/modules/device.h"
+#include "medsynth/pipeline/checkpoint_seal.h"
 
 namespace fs = std::filesystem;
 
@@ -15,6 +21,17 @@ namespace medsynth::pipeline {
 namespace {
 
 constexpr const char* kMagic = "medsynth-checkpoint-1";
+
+// A checkpoint without a seal (written by an earlier medsynth) loads with a warning, once per file.
+void warn_unsealed(const std::string& path) {
+  static std::mutex m;
+  static std::set<std::string> warned;
+  const std::lock_guard<std::mutex> lock(m);
+  if (warned.insert(path).second) {
+    std::cerr << "medsynth: warning: " << path << ": checkpoint has no content checksum (written by an earlier "
+              << "medsynth); it cannot be checked for damage\n";
+  }
+}
 
 std::string read_string(torch::serialize::InputArchive& a, const std::string& key, const std::string& path) {
   c10::IValue v;
@@ -26,6 +43,7 @@ torch::serialize::InputArchive open_archive(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw io::Error(path, "no such checkpoint");
   if (fs::file_size(path, ec) == 0) throw io::Error(path, "checkpoint is empty");
+  const bool sealed = verify_seal(path);  // the content checksum, before LibTorch parses the file
   torch::serialize::InputArchive a;
   try {
     a.load_from(path);
@@ -36,6 +54,7 @@ torch::serialize::InputArchive open_archive(const std::string& path) {
   if (!a.try_read("medsynth", magic) || !magic.isString() || magic.toStringRef() != kMagic) {
     throw io::Error(path, "not a medsynth checkpoint (a LibTorch archive from another program?)");
   }
+  if (!sealed) warn_unsealed(path);
   return a;
 }
 
@@ -81,20 +100,31 @@ void save_checkpoint(const std::string& path, modules::GenerativeModel& model, c
   a.write("empty_background", torch::tensor(static_cast<std::int64_t>(info.empty_background ? 1 : 0)));
   model.save(a);
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
   try {
     a.save_to(tmp);
+    seal_archive(tmp, path);
   } catch (const c10::Error& e) {
     std::error_code ec;
     fs::remove(tmp, ec);
-    throw io::Error(path, "cannot write checkpoint (disk full?)", ExitCode::kRuntime);
+    throw io::Error(path, "cannot write checkpoint: " + write_failure(dir.string(), e.what_without_backtrace()),
+                    ExitCode::kRuntime);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
   }
   // fsync, then rename: a kill at any point leaves either the old state or the new checkpoint.
   int fd = ::open(tmp.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  const bool synced = fd >= 0 && ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  if (fd >= 0) ::close(fd);
   std::error_code ec;
+  if (!synced) {
+    fs::remove(tmp, ec);
+    throw io::Error(path, "cannot write checkpoint: " + write_failure(dir.string(), std::strerror(sync_errno)),
+                    ExitCode::kRuntime);
+  }
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
@@ -139,6 +169,32 @@ std::unique_ptr<modules::GenerativeModel> model_from_checkpoint(const std::strin
     throw io::Error(path, "checkpoint is incomplete (missing or mismatched tensors)");
   }
   return model;
+}
+
+std::string newest_intact_checkpoint(const std::vector<std::string>& checkpoints, bool set_aside) {
+  std::string first_error;
+  std::vector<std::string> damaged;
+  for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+    try {
+      read_checkpoint_info(*it);
+    } catch (const io::Error& e) {
+      if (first_error.empty()) first_error = e.what();
+      std::cerr << "medsynth: warning: " << e.what()
+                << (std::next(it) != checkpoints.rend() ? "; trying the previous checkpoint" : "") << "\n";
+      damaged.push_back(*it);
+      continue;
+    }
+    // The damaged newer ones go out of the way of list_checkpoints (and of pruning), kept for a
+    // look; only once an intact one is found, so a folder of damaged ones is never emptied.
+    for (const auto& d : damaged) {
+      std::error_code ec;
+      if (set_aside) fs::rename(d, d + ".damaged", ec);
+      if (set_aside && !ec) std::cerr << "medsynth: warning: " << d << ": renamed to " << d << ".damaged\n";
+    }
+    return *it;
+  }
+  throw io::Error(fs::path(checkpoints.back()).parent_path().string(),
+                  "no intact checkpoint to resume from (the newest: " + first_error + ")");
 }
 
 std::vector<std::string> list_checkpoints(const std::string& dir) {

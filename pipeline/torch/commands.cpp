@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -18,6 +20,7 @@
 #include "medsynth/pipeline/command.h"
 #include "medsynth/pipeline/config.h"
 #include "medsynth/pipeline/distributed.h"
+#include "medsynth/pipeline/stop.h"
 #include "medsynth/pipeline/synthesis.h"
 #include "medsynth/pipeline/torch_commands.h"
 #include "command_util.h"
@@ -28,6 +31,15 @@ namespace fs = std::filesystem;
 namespace medsynth::pipeline {
 namespace {
 
+// The local ranks of --nproc, for the launcher's handler: a stop signal (SIGTERM, SIGINT, SIGUSR1)
+// sent to the launcher is passed on to every rank, which stop together after a step with a
+// checkpoint (trainer.cpp) and exit with code 75.
+const pid_t* g_rank_pids = nullptr;
+volatile std::sig_atomic_t g_rank_count = 0;
+
+void forward_to_ranks(int sig) {
+  for (std::sig_atomic_t i = 0; i < g_rank_count; ++i) ::kill(g_rank_pids[i], sig);
+}
 
 // --nproc N: N local ranks of this same command, found by each other the torchrun way on a free
 // port of 127.0.0.1. When one rank fails, the others are stopped; the first failure's exit code
@@ -70,12 +82,25 @@ int launch_local_ranks(int n, const po::variables_map& vm) {
     }
     pids.push_back(pid);
   }
+  g_rank_pids = pids.data();
+  g_rank_count = static_cast<std::sig_atomic_t>(pids.size());
+  struct sigaction forward {}, previous[3];
+  forward.sa_handler = forward_to_ranks;
+  sigemptyset(&forward.sa_mask);
+  forward.sa_flags = SA_RESTART;
+  const int stop_signals[3] = {SIGTERM, SIGINT, SIGUSR1};
+  for (int i = 0; i < 3; ++i) ::sigaction(stop_signals[i], &forward, &previous[i]);
   int result = 0;
   for (std::size_t left = pids.size(); left > 0; --left) {
     int status = 0;
-    const pid_t done = ::wait(&status);
+    pid_t done = -1;
+    do {
+      done = ::wait(&status);
+    } while (done < 0 && errno == EINTR);
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
-    if (code != 0 && result == 0) {
+    if (code == static_cast<int>(ExitCode::kStopped)) {
+      if (result == 0) result = code;  // stopped by a signal: the other ranks stop after the same step
+    } else if (code != 0 && (result == 0 || result == static_cast<int>(ExitCode::kStopped))) {
       result = code;
       std::cerr << "medsynth: error: rank " << (std::find(pids.begin(), pids.end(), done) - pids.begin())
                 << " failed; stopping the other ranks\n";
@@ -84,6 +109,8 @@ int launch_local_ranks(int n, const po::variables_map& vm) {
       }
     }
   }
+  for (int i = 0; i < 3; ++i) ::sigaction(stop_signals[i], &previous[i], nullptr);
+  g_rank_count = 0;
   return result;
 }
 
@@ -142,6 +169,7 @@ int run_sample(const po::variables_map& vm) {
     std::cerr << "medsynth: warning: --no-mark: " << out << " will carry no synthetic mark; only its header "
               << "(lost in any conversion) will say that it is synthetic\n";
   }
+  const StopSignals stop_signals;  // SIGTERM/SIGINT/SIGUSR1 stop before the next batch (exit 75)
   const SynthesisResult r = synthesise(rq);
   io::write_volume(r.volume, out, wo);
   std::cout << out << " (" << r.slices_done.size() << " slices in " << r.seconds << " s)\n";

@@ -36,6 +36,7 @@
 #include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/command.h"
 #include "medsynth/pipeline/slice_dataset.h"
+#include "medsynth/pipeline/stop.h"
 #include "medsynth/pipeline/synthesis.h"
 #include "medsynth/pipeline/torch_commands.h"
 #include "command_util.h"
@@ -130,6 +131,10 @@ struct Context {
   RunOptions options;
   fs::path run;                       // the run folder
   std::map<std::string, json> records;  // stage -> its stage.json (done or in progress)
+  // The volumes a sample or evaluate stage has finished: name -> {"entry", "artefacts"}. Saved in
+  // stage.json as "partial" after each one, so a stopped stage started again keeps them.
+  json partial = json::object();
+  std::function<void()> save_partial = [] {};
 
   fs::path dir(const std::string& stage) const { return run / stage; }
   // A path stored in stage.json: relative to the run folder when inside it.
@@ -156,6 +161,24 @@ std::string missing_artefact(const Context& ctx, const json& record) {
     if (!fs::exists(p)) return p.string();
   }
   return "";
+}
+
+// A volume that this stage finished before it was stopped (same settings and upstream runs, and
+// its files are all there): its stage.json entry, with its artefacts added back; else false.
+bool reuse_done(const Context& ctx, const std::string& name, json* entry, json& artefacts) {
+  if (!ctx.partial.contains(name) || !missing_artefact(ctx, ctx.partial.at(name)).empty()) return false;
+  *entry = ctx.partial.at(name).at("entry");
+  for (const auto& a : ctx.partial.at(name).at("artefacts")) artefacts.push_back(a);
+  std::cout << "  " << name << ": made before the stop (kept)\n";
+  return true;
+}
+
+// Records a finished volume (its entry and the artefacts added since `first`) in stage.json.
+void record_done(Context& ctx, const std::string& name, const json& entry, const json& artefacts, std::size_t first) {
+  json mine = json::array();
+  for (std::size_t i = first; i < artefacts.size(); ++i) mine.push_back(artefacts[i]);
+  ctx.partial[name] = {{"entry", entry}, {"artefacts", mine}};
+  ctx.save_partial();
 }
 
 // ---- fingerprints: the settings a stage reads, its input files' content, its upstream runs ----
@@ -326,6 +349,13 @@ json run_sample(Context& ctx, json& artefacts) {
     if (sc.volumes == "none" || (sc.volumes == "heldout" && !heldout)) continue;
     SampledVolume v;
     v.name = name_of(i);
+    json kept;
+    if (reuse_done(ctx, v.name, &kept, artefacts)) {
+      out["volumes"].push_back(kept);
+      continue;
+    }
+    throw_if_stop_requested("sample", "the volumes made so far are kept: run the same command again to finish");
+    const std::size_t first_artefact = artefacts.size();
     v.subject = rows[i].subject;
     v.row = static_cast<int>(i);
     v.real = rows[i].image;
@@ -350,6 +380,7 @@ json run_sample(Context& ctx, json& artefacts) {
                               {"mask", v.mask.empty() ? "" : ctx.rel(v.mask)},
                               {"mark_run_id", r.mark_run_id},
                               {"seconds", r.seconds}});
+    record_done(ctx, v.name, out["volumes"].back(), artefacts, first_artefact);
   }
 
   if (sc.pairs > 0) {
@@ -375,23 +406,31 @@ json run_sample(Context& ctx, json& artefacts) {
       const std::size_t i = pool[static_cast<std::size_t>(p) % pool.size()];
       char stem[32];
       std::snprintf(stem, sizeof stem, "pair-%04d", p + 1);
+      const fs::path img = pairs_dir / (std::string(stem) + "-image.nii.gz");
+      const fs::path lab = pairs_dir / (std::string(stem) + "-labels.nii.gz");
+      manifest << stem << "," << img.filename().string() << "," << lab.filename().string() << "\n";
+      json kept;
+      if (reuse_done(ctx, stem, &kept, artefacts)) {
+        pairs.push_back(kept);
+        continue;
+      }
+      throw_if_stop_requested("sample", "the volumes made so far are kept: run the same command again to finish");
+      const std::size_t first_artefact = artefacts.size();
       SynthesisRequest rq = base_request(ctx, checkpoint);
       rq.sample.seed = sc.seed + 1 + p;
       condition(i, safe_name(rows[i].subject), rq);
       std::cout << "sample: " << stem << " from the label map of " << rows[i].subject << " (seed " << rq.sample.seed << ")\n";
       const SynthesisResult r = synthesise(rq);
-      const fs::path img = pairs_dir / (std::string(stem) + "-image.nii.gz");
-      const fs::path lab = pairs_dir / (std::string(stem) + "-labels.nii.gz");
       io::WriteOptions wo;
       wo.force = true;
       io::write_volume(r.volume, img.string(), wo);
       // Converted, not copied: the manifest's label map may be MHA, NRRD, PNG or a DICOM folder.
       io::write_label_volume(io::read_label_volume(rq.labels), lab.string(), wo);
-      manifest << stem << "," << img.filename().string() << "," << lab.filename().string() << "\n";
       artefacts.push_back(ctx.rel(img));
       artefacts.push_back(ctx.rel(lab));
       pairs.push_back({{"image", ctx.rel(img)}, {"labels", ctx.rel(lab)}, {"from_subject", rows[i].subject},
                        {"seed", rq.sample.seed}});
+      record_done(ctx, stem, pairs.back(), artefacts, first_artefact);
     }
     write_text_atomically((pairs_dir / "pairs.csv").string(), manifest.str());
     artefacts.push_back(ctx.rel(pairs_dir / "pairs.csv"));
@@ -412,6 +451,13 @@ json run_evaluate(Context& ctx, json& artefacts) {
   out["reports"] = json::array();
   const std::string log = ctx.resolve(ctx.outputs("train").at("loss_log").get<std::string>()).string();
   for (const auto& v : ctx.outputs("sample").at("volumes")) {
+    json kept;
+    if (reuse_done(ctx, v.at("name").get<std::string>(), &kept, artefacts)) {
+      out["reports"].push_back(kept);
+      continue;
+    }
+    throw_if_stop_requested("evaluate", "the reports written so far are kept: run the same command again to finish");
+    const std::size_t first_artefact = artefacts.size();
     validation::EvaluationInputs in;
     in.real = v.at("real").get<std::string>();
     in.synthetic = ctx.resolve(v.at("synthetic").get<std::string>()).string();
@@ -472,6 +518,7 @@ json run_evaluate(Context& ctx, json& artefacts) {
                               {"mae", p["mae"]}, {"masked", !in.mask.empty()}, {"through_plane_ratio", through},
                               {"sharpness_ratio", sharp}, {"sagittal_ssim", report["reslices"]["sagittal"].value("ssim", json())},
                               {"coronal_ssim", report["reslices"]["coronal"].value("ssim", json())}});
+    record_done(ctx, v.at("name").get<std::string>(), out["reports"].back(), artefacts, first_artefact);
   }
   return out;
 }
@@ -705,16 +752,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-json read_stage_record(const std::string& run_dir, const std::string& stage) {
-  std::ifstream in(fs::path(run_dir) / stage / "stage.json");
-  if (!in) return nullptr;
-  try {
-    return json::parse(in);
-  } catch (const json::exception&) {
-    return nullptr;  // unreadable: treated as never run
-  }
-}
-
 RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
   check_stage_name("--from", options.from);
   check_stage_name("--only", options.only);
@@ -729,6 +766,9 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
   ctx.run = fs::path(config.train.out);
   fs::create_directories(ctx.run);
   RunLock lock(ctx.run);
+  // SIGTERM/SIGINT/SIGUSR1: training stops after a step with a checkpoint, sampling and evaluation
+  // after the volume in progress (keeping those done), otherwise before the next stage; exit 75.
+  const StopSignals stop_signals;
   write_text_atomically((ctx.run / "config.ini").string(), to_ini(config));
 
   const auto& names = stage_names();
@@ -781,7 +821,13 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
     // checkpoints, and the slice cache (keyed by its own content fingerprint) is kept unless forced.
     const fs::path dir = ctx.dir(stage);
     const bool resume_train = stage == "train" && same && !forced;
-    if (!resume_train && fs::exists(dir)) {
+    // A sample or evaluate stage that was stopped, failed (a full disk) or killed keeps the volumes
+    // it finished: each was written atomically and recorded after it was complete.
+    const bool resume_partial = (stage == "sample" || stage == "evaluate") && same && !forced && status != "done" &&
+                                previous.contains("partial") && previous["partial"].is_object() &&
+                                !previous["partial"].empty();
+    ctx.partial = resume_partial ? previous["partial"] : json::object();
+    if (!resume_train && !resume_partial && fs::exists(dir)) {
       for (const auto& e : fs::directory_iterator(dir)) {
         if (stage == "ingest" && !forced && e.path().filename() == "cache") continue;
         fs::remove_all(e.path());
@@ -801,15 +847,20 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
     record["started"] = utc_now();
     record["artefacts"] = json::array();
     write_record(ctx, stage, record);
-    std::cout << stage << ": running" << (forced ? " (forced)" : "") << (resume_train && status.size() ? " (resuming)" : "")
-              << "\n" << std::flush;
+    std::cout << stage << ": running" << (forced ? " (forced)" : "")
+              << ((resume_train && status.size()) || resume_partial ? " (resuming)" : "") << "\n" << std::flush;
+    ctx.save_partial = [&] {
+      record["partial"] = ctx.partial;
+      write_record(ctx, stage, record);
+    };
     const auto t0 = std::chrono::steady_clock::now();
     json artefacts = json::array();
     try {
       ctx.records[stage] = record;
       record["outputs"] = stage_fn(stage)(ctx, artefacts);
     } catch (const std::exception& e) {
-      record["status"] = "failed";
+      const auto* stopped = dynamic_cast<const medsynth::Error*>(&e);
+      record["status"] = stopped && stopped->code() == ExitCode::kStopped ? "stopped" : "failed";
       record["error"] = e.what();
       record["finished"] = utc_now();
       record["seconds"] = seconds_since(t0);
@@ -822,6 +873,7 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
       throw;
     }
     record["artefacts"] = artefacts;
+    record.erase("partial");
     record["status"] = "done";
     record["finished"] = utc_now();
     record["seconds"] = seconds_since(t0);
@@ -836,6 +888,9 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
     std::cout << record["seconds"].get<double>() << " s\n";
     std::cout.unsetf(std::ios::fixed);
     std::cout.precision(6);
+    if (stage != names.back()) {
+      throw_if_stop_requested("run", "the stages up to " + stage + " are done: run the same command again to continue");
+    }
   }
   if (ctx.records.count("report") && ctx.records["report"].contains("outputs")) {
     summary.report = fs::absolute(ctx.resolve(ctx.records["report"]["outputs"].value("report", ""))).string();

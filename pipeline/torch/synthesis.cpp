@@ -19,6 +19,7 @@
 #include "medsynth/pipeline/progress.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/slice_grid.h"
+#include "medsynth/pipeline/stop.h"
 #include "medsynth/pipeline/trainer.h"
 
 namespace medsynth::pipeline {
@@ -108,6 +109,9 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   long done = 0;
   for (std::size_t b : mine) {
     const std::size_t k0 = b * B, k1 = std::min(Z, k0 + B);
+    // A stop signal (stop.h) ends sampling before the next batch; nothing is written.
+    throw_if_stop_requested("sampling", "before slice " + std::to_string(k0) + " of " + std::to_string(Z) +
+                                            "; nothing was written: run the same command again");
     const auto n = static_cast<std::int64_t>(k1 - k0);
     modules::SampleOptions so;
     so.sampler = rq.sample.sampler;

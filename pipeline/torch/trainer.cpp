@@ -19,6 +19,7 @@
 #include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/distributed.h"
 #include "medsynth/pipeline/progress.h"
+#include "medsynth/pipeline/stop.h"
 
 namespace fs = std::filesystem;
 
@@ -246,7 +247,8 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   std::int64_t start = 0;
   auto existing = list_checkpoints(ckpt_dir.string());
   if (resume && !existing.empty()) {
-    const std::string& last = existing.back();
+    // The newest intact checkpoint: a damaged newer one is set aside with a warning naming it.
+    const std::string last = newest_intact_checkpoint(existing, lead);
     const auto saved = read_checkpoint_info(last);
     if (saved.world_size != world.world) {
       throw io::Error(last, "checkpoint was trained by " + std::to_string(saved.world_size) + " rank(s); resume it with "
@@ -297,6 +299,23 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   double interval_loss = 0;
   int interval_n = 0;
   bool first_interval = true;
+  // Writes the checkpoint of `steps_done` (rank 0) with its model card; prunes the oldest.
+  auto write_checkpoint = [&](std::int64_t steps_done) {
+    log.flush();  // every step a checkpoint holds is in the log before the checkpoint exists
+    info.step = steps_done;
+    const auto path = (ckpt_dir / checkpoint_name(steps_done)).string();
+    save_checkpoint(path, *model, info);
+    write_model_card(path, make_model_card({path, info.family, info.step, info.world_size, info.run_config,
+                                            info.data_fingerprint, info.window_lo, info.window_hi}));
+    result.checkpoint = path;
+    auto all = list_checkpoints(ckpt_dir.string());
+    for (std::size_t i = 0; i + static_cast<std::size_t>(std::max(1, tc.keep_checkpoints)) < all.size(); ++i) {
+      fs::remove(all[i]);
+      fs::remove(model_card_path(all[i], "json"));
+      fs::remove(model_card_path(all[i], "md"));
+    }
+  };
+  const StopSignals stop_signals;  // SIGTERM/SIGINT/SIGUSR1 end the run after a step, with a checkpoint
   for (std::int64_t step = start; step < tc.steps; ++step) {
     model->set_learning_rate(learning_rate(cfg.optim.lr, tc.warmup, tc.steps, step));
     // The batch of step s depends only on (seed, s): a resumed run sees the same batches.
@@ -347,20 +366,20 @@ TrainResult train(const RunConfig& cfg, bool resume) {
     std::ostringstream text;
     text << "loss " << std::setprecision(4) << stats.loss;
     if (bar) bar->update(step + 1, text.str());
-    if (lead && ((step + 1) % tc.checkpoint_every == 0 || step + 1 == tc.steps)) {
-      log.flush();  // every step a checkpoint holds is in the log before the checkpoint exists
-      info.step = step + 1;
-      const auto path = (ckpt_dir / checkpoint_name(step + 1)).string();
-      save_checkpoint(path, *model, info);
-      write_model_card(path, make_model_card({path, info.family, info.step, info.world_size, info.run_config,
-                                              info.data_fingerprint, info.window_lo, info.window_hi}));
-      result.checkpoint = path;
-      auto all = list_checkpoints(ckpt_dir.string());
-      for (std::size_t i = 0; i + static_cast<std::size_t>(std::max(1, tc.keep_checkpoints)) < all.size(); ++i) {
-        fs::remove(all[i]);
-        fs::remove(model_card_path(all[i], "json"));
-        fs::remove(model_card_path(all[i], "md"));
-      }
+    const bool scheduled = (step + 1) % tc.checkpoint_every == 0 || step + 1 == tc.steps;
+    if (lead && scheduled) write_checkpoint(step + 1);
+    // A stop signal (Slurm's warning, Ctrl-C): every rank agrees to stop after this same step, the
+    // state is saved as a checkpoint of this step, and resuming continues exactly from it.
+    bool stop = step + 1 < tc.steps && stop_requested();
+    if (dp && step + 1 < tc.steps) stop = dp->allreduce_mean(stop ? 1.0 : 0.0) > 0;
+    if (stop) {
+      if (lead && !scheduled) write_checkpoint(step + 1);
+      bar.reset();
+      if (dp) dp->barrier();  // rank 0's checkpoint exists before any rank leaves
+      const std::string by = stop_signal_name().empty() ? "a signal to another rank" : stop_signal_name();
+      throw Stopped("training: stopped by " + by + " after step " + std::to_string(step + 1) + " of " +
+                    std::to_string(tc.steps) + "; saved in " + (ckpt_dir / checkpoint_name(step + 1)).string() +
+                    "; continue with --resume ('medsynth run' resumes by itself)");
     }
   }
   bar.reset();

@@ -131,6 +131,29 @@ TEST(BadInput, HostileNiftiHeadersAreRefusedNamingTheField) {
   EXPECT_EQ(run_medsynth("info " + tmp.str("good.nii")).exit_code, 0);
 }
 
+TEST(BadInput, AVolumeLargerThanMemoryIsRefusedBeforeItIsRead) {
+  // A .nii.gz can inflate far beyond its size, so its header's claim is checked against the
+  // memory available before any voxel is read: 32767 x 32767 x 1000 int16 voxels are 2000 GiB of
+  // data and 4000 GiB as float voxels.
+  TempDir tmp;
+  auto b = real_nifti_bytes();
+  poke<std::int16_t>(b, 42, 32767);
+  poke<std::int16_t>(b, 44, 32767);
+  poke<std::int16_t>(b, 46, 1000);
+  const std::string gz = tmp.str("huge.nii.gz");
+  gzFile f = gzopen(gz.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, b.data(), static_cast<unsigned>(b.size())), static_cast<int>(b.size()));
+  gzclose(f);
+  auto r = run_medsynth("info " + gz, 60);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.err.rfind("medsynth: error: " + gz + ": needs 5999.6 GiB, ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(" GiB available"), std::string::npos) << r.err;
+  // A plain file cannot hold what its header claims: still refused as truncated (exit 2).
+  write_file(tmp.str("huge.nii"), b);
+  expect_refused(tmp.str("huge.nii"), "truncated");
+}
+
 TEST(BadInput, BrokenDicomFoldersAreRefusedThroughTheCli) {
   TempDir tmp;
   const std::string series = plastimatch_series(kItkData + "KmeansTest_T1UCharRaw.nii.gz", "kmeans-dicom");

@@ -198,6 +198,7 @@ void write_montage_png(const std::vector<MontagePanel>& panels, const std::strin
   vtkNew<vtkPNGWriter> writer;
   writer->SetInputConnection(magnify->GetOutputPort());
   writer->SetFileName(tmp.c_str());
+  writer->GlobalWarningDisplayOff();  // VTK's own log line (e.g. "Ran out of disk space"): the error below says it
   writer->Write();
   if (writer->GetErrorCode() != 0 || !std::filesystem::exists(tmp)) {
     std::remove(tmp.c_str());

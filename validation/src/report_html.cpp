@@ -11,6 +11,7 @@
 #include "medsynth/error.h"
 #include "medsynth/text.h"
 #include "medsynth/io/atomic_folder.h"
+#include "medsynth/io/atomic_output.h"
 #include "medsynth/validation/evaluation.h"
 #include "medsynth/validation/report_viewer.h"
 
@@ -457,19 +458,23 @@ std::string render_report_html(const json& r, const ViewerVolumes* viewer) {
 json write_evaluation_report(const EvaluationInputs& inputs, const std::string& out_dir, bool force) {
   io::AtomicFolder folder(out_dir, force);
   const std::filesystem::path tmp(folder.temp_dir());
-  std::filesystem::create_directories(tmp / "images");
-  ViewerVolumes viewer;
-  const json report = evaluate(inputs, (tmp / "images").string(), &viewer);
-  auto write = [&](const std::string& name, const std::string& text) {
-    std::ofstream out(tmp / name, std::ios::binary);
-    out << text;
-    out.close();
-    if (!out) throw Error(out_dir + "/" + name + ": write failed");
-  };
-  write("report.json", report.dump(2) + "\n");
-  write("report.html", render_report_html(report, &viewer));
-  folder.commit();
-  return report;
+  try {
+    std::filesystem::create_directories(tmp / "images");
+    ViewerVolumes viewer;
+    const json report = evaluate(inputs, (tmp / "images").string(), &viewer);
+    auto write = [&](const std::string& name, const std::string& text) {
+      std::ofstream out(tmp / name, std::ios::binary);
+      out << text;
+      out.close();
+      if (!out) throw Error(out_dir + "/" + name + ": write failed");
+    };
+    write("report.json", report.dump(2) + "\n");
+    write("report.html", render_report_html(report, &viewer));
+    folder.commit();
+    return report;
+  } catch (...) {
+    io::rethrow_on_target(out_dir, true);  // a full disk reads as such, on the folder the user named
+  }
 }
 
 }  // namespace medsynth::validation

@@ -7,8 +7,10 @@
 
 namespace medsynth {
 
-// Process exit codes (docs/cli.md documents them).
-enum class ExitCode : int { kOk = 0, kUsage = 1, kBadInput = 2, kRuntime = 3 };
+// Process exit codes (docs/troubleshooting.md documents them). kStopped (75, sysexits.h's
+// EX_TEMPFAIL; `detect` has its own 4 and 5): a stop signal (SIGTERM, SIGINT, SIGUSR1) ended the
+// work after saving it; the same command again (train: with --resume) continues it.
+enum class ExitCode : int { kOk = 0, kUsage = 1, kBadInput = 2, kRuntime = 3, kStopped = 75 };
 
 class Error : public std::runtime_error {
  public:

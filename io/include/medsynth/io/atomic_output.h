@@ -31,6 +31,17 @@ class AtomicOutput {
   bool committed_ = false;
 };
 
+// "no space left on the device (<n> bytes free)" when the file system of `dir` has less than
+// 1 MiB left for this process, else "".
+std::string no_space_left(const std::string& dir);
+
+// Call inside a catch block around an AtomicOutput or AtomicFolder writing `target` (a file, or
+// with `folder` a folder): gives the error again on the target, which is what the user named.
+// Temporary names (.medsynth-tmp-*) in its message become the target's, and a write failure
+// (exit code 3) on a full file system reads "<target>: cannot be written: no space left on the
+// device (<n> bytes free)". Other errors pass unchanged.
+[[noreturn]] void rethrow_on_target(const std::string& target, bool folder);
+
 // A text file (JSON, INI, TSV, HTML) written through AtomicOutput: the whole text or nothing.
 void write_text_atomically(const std::string& path, const std::string& text, bool force = true);
 

@@ -1,6 +1,7 @@
 #pragma once
 // Checkpoints: model + EMA + optimiser (through the model), step, configs, data fingerprint and
-// label table, written atomically (temporary file, fsync, rename). Needs LibTorch.
+// label table, written atomically (temporary file, fsync, rename) and sealed with a checksum of
+// their content (the zip comment "medsynth-xxh3:..."), checked before every load. Needs LibTorch.
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,5 +42,10 @@ std::unique_ptr<modules::GenerativeModel> model_from_checkpoint(const std::strin
 
 // Checkpoints in a folder (ckpt-<step>.pt), oldest first.
 std::vector<std::string> list_checkpoints(const std::string& dir);
+
+// The newest of `checkpoints` (oldest first) that reads and matches its content checksum. Each
+// newer one that is damaged, truncated or unreadable gets a warning naming it and, with
+// `set_aside`, is renamed to <name>.damaged. Throws (io::Error on the folder) when none is intact.
+std::string newest_intact_checkpoint(const std::vector<std::string>& checkpoints, bool set_aside);
 
 }  // namespace medsynth::pipeline

@@ -38,8 +38,13 @@ struct RunSummary {
 // "failed").
 RunSummary run_pipeline(const RunConfig& config, const RunOptions& options);
 
-// Reads <run>/<stage>/stage.json (null json when absent or unreadable).
+// Reads <run>/<stage>/stage.json (stage_record.cpp): null json when absent, unreadable, or not
+// of the shape the runner reads (an object; status, fingerprint, run_id strings; artefacts an array
+// of strings; outputs an object; partial an object of {entry: object, artefacts: strings}), so a
+// damaged or hand-edited record makes its stage run again instead of failing the run.
 nlohmann::json read_stage_record(const std::string& run_dir, const std::string& stage);
+// The same check on a parsed record.
+bool is_stage_record(const nlohmann::json& record);
 
 // The demo's configuration and manifest, compiled in (equal to configs/colin27-tissue-ddpm.ini
 // and configs/colin27.csv; a test checks it).
