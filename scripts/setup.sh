@@ -29,6 +29,7 @@ BUILD_PKGS=(
   libgloo-dev                        # c10d Gloo backend headers
   libcurl4-openssl-dev               # DICOMweb client (HTTP/HTTPS, OpenSSL)
   zlib1g-dev
+  clang-14 libclang-rt-14-dev        # libFuzzer, ASan, UBSan: the fuzz harnesses (scripts/fuzz.sh)
 )
 
 # Real data and independent checking tools (../shared/docs/DATA.md).
