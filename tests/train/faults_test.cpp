@@ -275,7 +275,7 @@ TEST(Preemption, SigintStopsSamplingWithoutWritingTheOutput) {
   const int code = exit_code_of(pid);
   const std::string err = read_text(tmp.str("s.err"));
   ASSERT_EQ(code, kStopped) << err;
-  EXPECT_NE(err.find("medsynth: error: sampling: stopped by SIGINT before slice "), std::string::npos) << err;
+  EXPECT_NE(err.find("medsynth: error: sampling: stopped by SIGINT; before slice "), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(tmp.str("x.nii.gz")));
   for (const auto& e : fs::directory_iterator(tmp.path())) {
     const auto name = e.path().filename().string();
