@@ -10,6 +10,7 @@
 #include <iostream>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include "medsynth/io/error.h"
 #include "medsynth/modules/device.h"
@@ -102,7 +103,25 @@ void save_checkpoint(const std::string& path, modules::GenerativeModel& model, c
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
   try {
-    a.save_to(tmp);
+    // Serialised in memory, then written by us: LibTorch's file writer, when the disk fills,
+    // throws from its destructor and the process aborts (seen in CI), so it never touches the disk.
+    std::ostringstream bytes;
+    a.save_to(bytes);
+    const std::string data = bytes.str();
+    const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int write_errno = out < 0 ? errno : 0;
+    for (std::size_t done = 0; out >= 0 && write_errno == 0 && done < data.size();) {
+      const ssize_t n = ::write(out, data.data() + done, data.size() - done);
+      if (n < 0 && errno != EINTR) write_errno = errno;
+      if (n > 0) done += static_cast<std::size_t>(n);
+    }
+    if (out >= 0 && ::close(out) != 0 && write_errno == 0) write_errno = errno;
+    if (write_errno != 0) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw io::Error(path, "cannot write checkpoint: " + write_failure(dir.string(), std::strerror(write_errno)),
+                      ExitCode::kRuntime);
+    }
     seal_archive(tmp, path);
   } catch (const c10::Error& e) {
     std::error_code ec;
