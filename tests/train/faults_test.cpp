@@ -40,22 +40,6 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-std::vector<torch::Tensor> weights_of(const std::string& checkpoint) {
-  pl::CheckpointInfo info;
-  auto m = pl::model_from_checkpoint(checkpoint, "cpu", &info);
-  std::vector<torch::Tensor> w;
-  for (auto& t : m->weights()) w.push_back(t.detach().clone());
-  return w;
-}
-
-bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) return false;
-  }
-  return true;
-}
-
 // Starts `medsynth ARGS...` with stdout and stderr into files; returns its pid.
 pid_t start_medsynth(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
   const pid_t pid = ::fork();

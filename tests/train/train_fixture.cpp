@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/slice_dataset.h"
 
 namespace medsynth::test {
@@ -99,6 +100,22 @@ std::string ch2_tissue_map() {
     io::write_label_volume(pipeline::tissue_map(v, 3), path.string(), wo);
   });
   return path.string();
+}
+
+std::vector<torch::Tensor> weights_of(const std::string& checkpoint) {
+  pipeline::CheckpointInfo info;
+  auto m = pipeline::model_from_checkpoint(checkpoint, "cpu", &info);
+  std::vector<torch::Tensor> w;
+  for (auto& t : m->weights()) w.push_back(t.detach().clone());
+  return w;
+}
+
+bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!torch::equal(a[i], b[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace medsynth::test

@@ -1,7 +1,10 @@
 #pragma once
 // Shared set-up of the LibTorch tests: small configs on real Colin27 slices, and one trained
 // tiny model made once per build (under a lock) and reused by the sampling tests.
+#include <torch/torch.h>
+
 #include <string>
+#include <vector>
 
 #include "medsynth/pipeline/slice_dataset.h"
 #include "test_util.h"
@@ -29,5 +32,10 @@ std::string trained_tiny_ldm();
 
 // A tissue label map of Colin27 as NIfTI (made once per build); returns its path.
 std::string ch2_tissue_map();
+
+// The trained weights of a checkpoint (copies), and whether two such lists are identical bit for
+// bit (the resume tests: an interrupted run ends where an uninterrupted one does).
+std::vector<torch::Tensor> weights_of(const std::string& checkpoint);
+bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
 
 }  // namespace medsynth::test

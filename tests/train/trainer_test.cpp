@@ -17,26 +17,6 @@
 namespace pl = medsynth::pipeline;
 using namespace medsynth::test;
 
-namespace {
-
-std::vector<torch::Tensor> weights_of(const std::string& checkpoint) {
-  pl::CheckpointInfo info;
-  auto m = pl::model_from_checkpoint(checkpoint, "cpu", &info);
-  std::vector<torch::Tensor> w;
-  for (auto& t : m->weights()) w.push_back(t.detach().clone());
-  return w;
-}
-
-bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 TEST(Trainer, LearningRateWarmsUpThenDecaysToZero) {
   EXPECT_NEAR(pl::learning_rate(1.0, 10, 110, 0), 0.1, 1e-12);
   EXPECT_NEAR(pl::learning_rate(1.0, 10, 110, 9), 1.0, 1e-12);
