@@ -2,13 +2,17 @@
 #include "medsynth/io/pacs_client.h"
 
 #include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/dul.h>
 #include <dcmtk/dcmnet/dstorscp.h>
 #include <dcmtk/dcmnet/scu.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -184,10 +188,30 @@ DcmDataset query_dataset(const PacsQuery& q) {
   return ds;
 }
 
-// The C-MOVE destination: medsynth's own storage SCP, listening while the move runs.
+// The numeric addresses a host name or address stands for (IPv4 and IPv6); empty when unknown.
+std::set<std::string> addresses_of(const std::string& host) {
+  std::set<std::string> out;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &list) != 0) return out;
+  for (const addrinfo* a = list; a; a = a->ai_next) {
+    char text[NI_MAXHOST];
+    if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) == 0) out.insert(text);
+  }
+  ::freeaddrinfo(list);
+  return out;
+}
+
+// The C-MOVE destination: medsynth's own storage SCP, listening while the move runs. It admits
+// only the PACS that was asked for the move: its AE title (the called AE of the request) from one
+// of its host's addresses; any other association is refused and remembered for a warning.
 class MoveReceiver : public DcmStorageSCP {
  public:
-  MoveReceiver(const std::string& dir, const std::string& aet, int port, int timeout_s) : dir_(dir) {
+  MoveReceiver(const std::string& dir, const std::string& aet, int port, int timeout_s, const PacsPeer& sender)
+      : dir_(dir), sender_aet_(sender.called_aet), sender_host_(sender.host), sender_addresses_(addresses_of(sender.host)) {
+    dcmDisableGethostbyaddr.set(OFTrue);  // callers by their numeric address (this process's only SCP)
     setAETitle(aet.c_str());
     setPort(static_cast<Uint16>(port));
     setMaxReceivePDULength(kMaxPdu);
@@ -209,8 +233,36 @@ class MoveReceiver : public DcmStorageSCP {
   }
   void stop() { stop_ = true; }
   std::size_t received() const { return received_; }
+  // The associations refused, as "AE 'X' from ADDRESS (reason)".
+  std::vector<std::string> refused() const {
+    std::lock_guard<std::mutex> lock(refused_mutex_);
+    return refused_;
+  }
 
  protected:
+  // DCMTK announces the request (with the caller's numeric address: reverse lookups are off, a
+  // PTR record is the caller's to choose), then asks about its calling host and AE title,
+  // refusing at the first "no". DCMTK 3.6.7 hands checkCallingHostAccepted an empty string, so
+  // the address comes from the announcement.
+  void notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType& action) override {
+    caller_aet_ = params.DULparams.callingAPTitle;
+    caller_host_ = params.DULparams.callingPresentationAddress;
+    while (!caller_aet_.empty() && caller_aet_.back() == ' ') caller_aet_.pop_back();
+    DcmStorageSCP::notifyAssociationRequest(params, action);
+  }
+  OFBool checkCallingHostAccepted(const OFString& /*empty in DCMTK 3.6.7*/) override {
+    bool known = caller_host_ == sender_host_;
+    for (const auto& a : addresses_of(caller_host_)) known = known || sender_addresses_.count(a) > 0;
+    if (!known) refuse("not from " + sender_host_ + ", the PACS asked");
+    return known;
+  }
+  OFBool checkCallingAETitleAccepted(const OFString& calling_aet) override {
+    std::string aet = calling_aet.c_str();
+    while (!aet.empty() && aet.back() == ' ') aet.pop_back();
+    const bool ok = aet == sender_aet_;
+    if (!ok) refuse("not " + sender_aet_ + ", the PACS asked");
+    return ok;
+  }
   // Index names (IM0001.dcm, ...) in arrival order, like C-GET, instead of names from UIDs.
   OFCondition generateDirAndFilename(OFString& filename, OFString& directory, OFString& /*sop_class*/,
                                      OFString& /*sop_instance*/, DcmDataset* /*dataset*/) override {
@@ -226,10 +278,20 @@ class MoveReceiver : public DcmStorageSCP {
   OFBool stopAfterCurrentAssociation() override { return stop_.load(); }
 
  private:
+  void refuse(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(refused_mutex_);
+    refused_.push_back("AE '" + caller_aet_ + "' from " + caller_host_ + " (" + reason + ")");
+  }
+
   std::string dir_;
+  std::string sender_aet_, sender_host_;
+  std::set<std::string> sender_addresses_;
+  std::string caller_aet_, caller_host_;  // of the association being negotiated (one at a time)
   std::size_t next_ = 0;
   mutable std::atomic<std::size_t> received_{0};  // counted in a const DCMTK callback
   std::atomic<bool> stop_{false};
+  mutable std::mutex refused_mutex_;
+  std::vector<std::string> refused_;
 };
 
 std::size_t count_of(const PacsRecord& r, const char* key) {
@@ -419,7 +481,7 @@ PullResult pacs_pull(const PacsPeer& peer, const PullOptions& options, const std
   } else {
     if (options.move_port <= 0 || options.move_port > 65535) throw UsageError("pacs pull --method move needs --move-port");
     const std::string dest = options.move_aet.empty() ? peer.calling_aet : options.move_aet;
-    MoveReceiver receiver(target.temp_dir(), dest, options.move_port, peer.timeout_s);
+    MoveReceiver receiver(target.temp_dir(), dest, options.move_port, peer.timeout_s, peer);
     if (!receiver.setup_error.empty()) fail(peer, "C-MOVE: storage SCP set-up: " + receiver.setup_error);
     OFCondition c = receiver.setAndCheckAssociationProfile("DEFAULT");
     if (c.bad()) fail(peer, std::string("C-MOVE: storage SCP set-up: ") + c.text());
@@ -445,6 +507,7 @@ PullResult pacs_pull(const PacsPeer& peer, const PullOptions& options, const std
     receiver.stop();
     listener.join();
     result.files = receiver.received();
+    result.refused = receiver.refused();
   }
   if (result.files == 0) fail(peer, "the retrieve succeeded but no file arrived");
   if (expected > 0 && result.files != expected) {

@@ -147,6 +147,7 @@ int run_pacs(const po::variables_map& vm) {
     const std::string out = vm["out"].as<std::string>();
     if (out.empty()) throw UsageError("pacs pull: give --out FOLDER");
     const auto r = io::pacs_pull(peer, pull_options_from(vm), out);
+    for (const auto& s : r.refused) std::cerr << "medsynth: warning: C-MOVE storage SCP refused " << s << "\n";
     std::cout << r.folder << " (" << r.files << " file(s))\n";
     return 0;
   }

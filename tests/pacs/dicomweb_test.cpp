@@ -255,27 +255,8 @@ TEST(PacsDicomweb, ServerKilledMidPullIsAnErrorAndLeavesNoOutputFolder) {
   fs::create_directories(tmp.str("pull"));
   const std::string args = "pacs pull --limit-rate 2048 --series-uid " + uid + " --out " + tmp.str("pull/got") + web;
   RunResult result;
-  std::atomic<bool> done{false};
-  std::thread puller([&] {
-    result = run_medsynth(args, 120);
-    done = true;
-  });
-  bool killed_mid_transfer = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!done && std::chrono::steady_clock::now() < deadline && !killed_mid_transfer) {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(tmp.str("pull"), ec)) {
-      if (e.path().filename().string().rfind(".medsynth-tmp", 0) != 0) continue;
-      std::size_t n = 0;
-      for (auto it = fs::directory_iterator(e.path(), ec); it != fs::directory_iterator(); it.increment(ec)) ++n;
-      if (n >= 2) {
-        pacs->kill_now();
-        killed_mid_transfer = true;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  puller.join();
+  // Killed as soon as the first files have arrived in the pull's temporary folder.
+  const bool killed_mid_transfer = kill_server_mid_pull(*pacs, tmp.str("pull"), [&] { result = run_medsynth(args, 120); });
   ASSERT_TRUE(killed_mid_transfer) << "the pull finished before the server could be killed: " << result.out;
   EXPECT_EQ(result.exit_code, 3) << result.err;
   EXPECT_NE(result.err.find("WADO-RS stopped after"), std::string::npos) << result.err;

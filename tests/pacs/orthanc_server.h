@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -48,6 +50,9 @@ class OrthancServer {
     // carrying "Authorization: Bearer <bearer>" (Orthanc itself knows no tokens).
     bool dicomweb = false;
     std::string user, password, bearer;
+    // The port Orthanc sends C-MOVE sub-operations for the AE MEDSYNTH to (0: move_port()); a
+    // test puts a relay there.
+    int move_to_port = 0;
   };
   static constexpr const char* kBinary = "/usr/sbin/Orthanc";
   static constexpr const char* kDicomWebPlugin = "/usr/lib/orthanc/libOrthancDicomWeb.so.1.7";
@@ -94,7 +99,8 @@ class OrthancServer {
                           << "  \"SyncStorageArea\": false,\n"
                           << "  \"Plugins\": [" << (options.dicomweb ? std::string("\"") + kDicomWebPlugin + "\"" : "") << "],\n"
                           << (options.dicomweb ? "  \"DicomWeb\": {\"Enable\": true, \"Root\": \"/dicom-web/\"},\n" : "")
-                          << "  \"DicomModalities\": { \"MEDSYNTH\": [\"MEDSYNTH\", \"127.0.0.1\", " << move_port_
+                          << "  \"DicomModalities\": { \"MEDSYNTH\": [\"MEDSYNTH\", \"127.0.0.1\", "
+                          << (options.move_to_port > 0 ? options.move_to_port : move_port_)
                           << "] }\n"
                           << "}\n";
     const std::string log_path = dir_ + "/orthanc.log";
@@ -177,5 +183,42 @@ class OrthancServer {
   int dicom_port_ = 0, http_port_ = 0, move_port_ = 0;
   pid_t pid_ = -1;
 };
+
+// The files in the temporary folder (".medsynth-tmp*") of a pull into a folder of `parent`; -1
+// while there is none.
+inline long files_in_pull_temporary(const std::string& parent) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    if (e.path().filename().string().rfind(".medsynth-tmp", 0) != 0) continue;
+    long n = 0;
+    for (auto it = fs::directory_iterator(e.path(), ec); !ec && it != fs::directory_iterator(); it.increment(ec)) ++n;
+    return n;
+  }
+  return -1;
+}
+
+// Runs `pull` (a pull into a folder of `parent`) on a thread of its own and kills the server
+// (SIGKILL) as soon as `files` files have arrived in the pull's temporary folder; returns after
+// `pull` has: true when the server was killed while the pull ran.
+inline bool kill_server_mid_pull(OrthancServer& pacs, const std::string& parent, const std::function<void()>& pull,
+                                 long files = 2) {
+  std::atomic<bool> done{false};
+  std::thread puller([&] {
+    pull();
+    done = true;
+  });
+  bool killed = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done && !killed && std::chrono::steady_clock::now() < deadline) {
+    if (files_in_pull_temporary(parent) >= files) {
+      pacs.kill_now();
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  puller.join();
+  return killed;
+}
 
 }  // namespace medsynth::test

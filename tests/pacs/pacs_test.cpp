@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -39,6 +43,43 @@ bool has_temporaries(const fs::path& dir) {
     if (e.path().filename().string().rfind(".medsynth-tmp", 0) == 0) return true;
   }
   return false;
+}
+
+// A TCP relay (tests/pacs/delay_proxy.py) on `port` that holds each connection `delay_s` before
+// it connects it to `backend`.
+class DelayProxy {
+ public:
+  DelayProxy(int port, int backend, double delay_s, const std::string& dir) : port_(port) {
+    const std::string script = std::string(MEDSYNTH_SOURCE_DIR) + "/tests/pacs/delay_proxy.py";
+    const std::string ready = dir + "/proxy-ready";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl(kPython.c_str(), kPython.c_str(), script.c_str(), std::to_string(port_).c_str(), std::to_string(backend).c_str(),
+              std::to_string(delay_s).c_str(), ready.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    if (!fs::exists(ready)) throw std::runtime_error("delay_proxy.py did not listen");
+  }
+  ~DelayProxy() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+};
+
+// This machine's first IPv4 address outside loopback (empty when it has none).
+std::string non_loopback_address() {
+  const auto r = run("hostname -I");
+  std::istringstream words(r.out);
+  for (std::string w; words >> w;) {
+    if (w.find('.') != std::string::npos && w.rfind("127.", 0) != 0) return w;
+  }
+  return "";
 }
 
 }  // namespace
@@ -169,28 +210,8 @@ TEST(Pacs, ServerKilledMidPullIsAnErrorAndLeavesNoOutputFolder) {
   fs::create_directories(tmp.str("pull"));
   const std::string args = "pacs pull " + pacs->peer_args() + " --series-uid " + uid + " --out " + tmp.str("pull/got");
   RunResult result;
-  std::atomic<bool> done{false};
-  std::thread puller([&] {
-    result = run_medsynth(args, 120);
-    done = true;
-  });
-  // Kill the server as soon as the first files have arrived in the pull's temporary folder.
-  bool killed_mid_transfer = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!done && std::chrono::steady_clock::now() < deadline && !killed_mid_transfer) {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(tmp.str("pull"), ec)) {
-      if (e.path().filename().string().rfind(".medsynth-tmp", 0) != 0) continue;
-      std::size_t n = 0;
-      for (auto it = fs::directory_iterator(e.path(), ec); it != fs::directory_iterator(); it.increment(ec)) ++n;
-      if (n >= 2) {
-        pacs->kill_now();
-        killed_mid_transfer = true;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  puller.join();
+  // Killed as soon as the first files have arrived in the pull's temporary folder.
+  const bool killed_mid_transfer = kill_server_mid_pull(*pacs, tmp.str("pull"), [&] { result = run_medsynth(args, 120); });
   ASSERT_TRUE(killed_mid_transfer) << "the pull finished before the server could be killed: " << result.out;
   EXPECT_EQ(result.exit_code, 3) << result.err;
   EXPECT_NE(result.err.find("C-GET"), std::string::npos) << result.err;
@@ -199,4 +220,67 @@ TEST(Pacs, ServerKilledMidPullIsAnErrorAndLeavesNoOutputFolder) {
   // And a push to the dead server fails the same way.
   auto r = run_medsynth("pacs push " + pacs->peer_args() + " " + tmp.str("s"));
   EXPECT_EQ(r.exit_code, 3) << r.err;
+}
+
+TEST(Pacs, TheMoveDestinationAdmitsOnlyThePacsItAskedAndOnlyWhileThePullRuns) {
+  // Orthanc's C-MOVE association reaches medsynth through a relay that holds it 4 s, so the
+  // storage SCP listens idle while two other senders try it with DCMTK's storescu: another AE
+  // title from loopback, and the PACS's own AE title from this machine's other address. Both are
+  // refused; the PACS's association then delivers the whole series and nothing else.
+  TempDir tmp;
+  OrthancServer::Options options;
+  options.move_to_port = free_tcp_port();
+  OrthancServer pacs(options);
+  const DelayProxy relay(options.move_to_port, pacs.move_port(), 4.0, tmp.str());
+  const std::string uid = make_series(tmp.str("s"));
+  ASSERT_EQ(run_medsynth("pacs push " + pacs.peer_args() + " " + tmp.str("s")).exit_code, 0);
+  std::string one_file;
+  for (const auto& e : fs::directory_iterator(tmp.str("s"))) one_file = e.path().string();
+  const std::string port = std::to_string(pacs.move_port());
+  auto storescu = [&](const std::string& aet, const std::string& host) {
+    return run("storescu -aet " + aet + " -aec MEDSYNTH " + host + " " + port + " " + one_file, 30);
+  };
+  // Before the pull nothing listens.
+  EXPECT_NE(storescu("ORTHANC", "127.0.0.1").exit_code, 0);
+
+  fs::create_directories(tmp.str("pull"));
+  RunResult pull;
+  std::thread puller([&] {
+    pull = run_medsynth("pacs pull " + pacs.peer_args() + " --method move --move-port " + port + " --series-uid " + uid +
+                        " --out " + tmp.str("pull/moved"), 120);
+  });
+  // The pull's temporary folder exists before its SCP listens; a moment later it does.
+  for (int i = 0; i < 400 && files_in_pull_temporary(tmp.str("pull")) < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto intruder = storescu("INTRUDER", "127.0.0.1");
+  const std::string other = non_loopback_address();
+  RunResult from_elsewhere;
+  if (!other.empty()) from_elsewhere = storescu("ORTHANC", other);
+  const long during = files_in_pull_temporary(tmp.str("pull"));
+  puller.join();
+
+  EXPECT_NE(intruder.exit_code, 0) << intruder.out << intruder.err;
+  EXPECT_NE((intruder.out + intruder.err).find("Association Rejected"), std::string::npos) << intruder.out << intruder.err;
+  EXPECT_EQ(during, 0) << "the senders tried while the relay held the PACS's association";
+  ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  EXPECT_NE(pull.err.find("medsynth: warning: C-MOVE storage SCP refused AE 'INTRUDER' from 127.0.0.1 (not ORTHANC, the PACS asked)"),
+            std::string::npos) << pull.err;
+  if (other.empty()) {
+    std::cout << "[ NOTE ] no address outside loopback here: the refusal by address is not tried\n";
+  } else {
+    EXPECT_NE(from_elsewhere.exit_code, 0) << from_elsewhere.out << from_elsewhere.err;
+    EXPECT_NE((from_elsewhere.out + from_elsewhere.err).find("Association Rejected"), std::string::npos)
+        << from_elsewhere.out << from_elsewhere.err;
+    EXPECT_NE(pull.err.find("refused AE 'ORTHANC' from " + other + " (not from 127.0.0.1, the PACS asked)"), std::string::npos)
+        << pull.err;
+  }
+  // Exactly the series: 62 files, none of them a sender's.
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(tmp.str("pull/moved"))) n += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(n, 62u);
+  EXPECT_NE(pull.out.find("(62 file(s))"), std::string::npos) << pull.out;
+  // After the pull nothing listens again.
+  EXPECT_NE(storescu("ORTHANC", "127.0.0.1").exit_code, 0);
 }

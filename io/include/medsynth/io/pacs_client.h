@@ -57,6 +57,9 @@ struct PullOptions {
 struct PullResult {
   std::string folder;
   std::size_t files = 0;
+  // C-MOVE: associations the storage SCP refused while it listened (another AE title or host
+  // than the PACS asked), as "AE 'X' from ADDRESS (reason)".
+  std::vector<std::string> refused;
 };
 // Retrieves into `out_dir` atomically: files arrive in a temporary folder beside it, which is
 // renamed only when the PACS reported success and the file count matches; otherwise nothing is
