@@ -1,4 +1,4 @@
-// Reading a stage's stage.json for the runner (run.cpp), without LibTorch: the fuzz harness
+// Reading a stage's stage.json for the runner (pipeline/torch/run/runner.cpp), without LibTorch: the fuzz harness
 // (tests/fuzz/fuzz_stage_record.cpp) links it alone.
 #include <filesystem>
 #include <fstream>

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "medsynth/error.h"
 #include "medsynth/pipeline/command.h"
 
 namespace medsynth::pipeline {

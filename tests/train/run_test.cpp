@@ -304,6 +304,6 @@ TEST(Run, UnknownKeysAndStagesAreRefusedWithTheNearestOne) {
 
 TEST(Run, DemoConfigIsTheShippedConfig) {
   EXPECT_EQ(std::string(pl::demo_config_text()), read_text(std::string(MEDSYNTH_SOURCE_DIR) + "/configs/colin27-tissue-ddpm.ini"))
-      << "pipeline/torch/run.cpp's demo config and configs/colin27-tissue-ddpm.ini differ: make them equal";
+      << "pipeline/torch/run/demo_command.cpp's demo config and configs/colin27-tissue-ddpm.ini differ: make them equal";
   EXPECT_EQ(std::string(pl::demo_manifest_text()), read_text(std::string(MEDSYNTH_SOURCE_DIR) + "/configs/colin27.csv"));
 }

@@ -9,8 +9,8 @@ namespace medsynth::pipeline {
 Command make_train_command();
 Command make_sample_command();
 Command make_edit_command();  // edit.cpp
-Command make_run_command();   // run.cpp
-Command make_demo_command();  // run.cpp
+Command make_run_command();   // run/run_command.cpp
+Command make_demo_command();  // run/demo_command.cpp
 const std::vector<Command>& torch_commands();
 
 // Names and one-line summaries of the module's commands, known to the executable without

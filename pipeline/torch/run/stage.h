@@ -1,0 +1,92 @@
+#pragma once
+// What the stages of the runner share (runner.cpp runs them; one file per stage beside this one).
+// Adding a stage: a file with its run function and its fingerprint inputs, and a line in the
+// table of stages in stages.cpp.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "medsynth/pipeline/config.h"
+#include "medsynth/pipeline/run.h"
+
+namespace medsynth::pipeline::run {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Everything the stages share.
+struct Context {
+  RunConfig config;
+  RunOptions options;
+  fs::path run;                       // the run folder
+  std::map<std::string, json> records;  // stage -> its stage.json (done or in progress)
+  // The volumes a sample or evaluate stage has finished: name -> {"entry", "artefacts"}. Saved in
+  // stage.json as "partial" after each one, so a stopped stage started again keeps them.
+  json partial = json::object();
+  std::function<void()> save_partial = [] {};
+
+  fs::path dir(const std::string& stage) const { return run / stage; }
+  // A path stored in stage.json: relative to the run folder when inside it.
+  std::string rel(const fs::path& p) const;
+  fs::path resolve(const std::string& stored) const;
+  std::string rerun_hint(const std::string& stage) const;
+  const json& outputs(const std::string& stage) const { return records.at(stage).at("outputs"); }
+  // The training stage's checkpoint, as a path.
+  std::string checkpoint() const;
+};
+
+// A stage: what it reads (the text hashed into its fingerprint) and what it does (returns its
+// "outputs" for stage.json and appends the paths it wrote to `artefacts`).
+struct Stage {
+  std::string name;
+  std::function<std::string(const Context&)> inputs;
+  std::function<json(Context&, json& artefacts)> run;
+  // Started again with unchanged settings after a stop, failure or kill: keeps the volumes it
+  // finished (their entries in stage.json's "partial") instead of starting from an empty folder.
+  bool keeps_partial = false;
+  // Started again with unchanged settings: keeps its folder (training resumes from checkpoints).
+  bool resumes = false;
+  // A folder entry kept unless the stage is forced (the slice cache, keyed by its own content).
+  std::string keep_unless_forced;
+};
+
+// The stages in the order they run (stages.cpp).
+const std::vector<Stage>& stages();
+
+// The stages, one per file.
+Stage ingest_stage();
+Stage train_stage();
+Stage sample_stage();
+Stage evaluate_stage();
+Stage export_stage();
+Stage report_stage();
+
+// ---- fingerprints (fingerprint.cpp) ----
+// The stage's name, the record format and its inputs: the text whose hash is its fingerprint.
+std::string fingerprint_text(const Context& ctx, const Stage& stage);
+// The lines "key = value" of one section of to_ini(config), without the keys in `skip`.
+std::string section_text(const RunConfig& config, const std::string& section, const std::set<std::string>& skip = {});
+// "upstream.<stage> = <run id>" for each stage named.
+std::string upstream_ids(const Context& ctx, std::initializer_list<const char*> stages);
+
+// ---- volumes finished before a stop (stage_context.cpp) ----
+// A missing artefact of a finished stage, or "" when every artefact exists.
+std::string missing_artefact(const Context& ctx, const json& record);
+// A volume that this stage finished before it was stopped (same settings and upstream runs, and
+// its files are all there): its stage.json entry, with its artefacts added back; else false.
+bool reuse_done(const Context& ctx, const std::string& name, json* entry, json& artefacts);
+// Records a finished volume (its entry and the artefacts added since `first`) in stage.json.
+void record_done(Context& ctx, const std::string& name, const json& entry, const json& artefacts, std::size_t first);
+
+// File names made from subject names: letters, digits, '-', '_', '.' kept, the rest '_'.
+std::string safe_name(const std::string& s);
+
+// The BIDS derivatives of the sampled volumes (export_bids.cpp), for the export stage.
+json export_bids(Context& ctx, json& artefacts);
+
+}  // namespace medsynth::pipeline::run
