@@ -26,6 +26,7 @@
 #include "dicom_volume_grid.h"
 #include "file_utils.h"
 #include "medsynth/io/error.h"
+#include "medsynth/memory.h"
 
 namespace fs = std::filesystem;
 
@@ -289,6 +290,9 @@ Volume read_dicom_series(const std::string& path, const ReadOptions& options) {
     g.direction[3 * r + 2] = grid.normal[r];
   }
   validate_geometry(g, path);
+  // Rows x Columns x slices as the headers claim them, before the buffer (a few small files can
+  // claim terabytes; their pixel data is checked only as each file is decoded).
+  require_memory(static_cast<std::uint64_t>(g.voxel_count()) * sizeof(float), path);
   v.voxels.resize(g.voxel_count());
   bool all_integer = true;
   fill_voxels(v, slices, &all_integer);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "medsynth/io/error.h"
+#include "medsynth/memory.h"
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/ldm/ldm_model.h"
 #include "medsynth/modules/seed.h"
@@ -111,6 +112,16 @@ modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_
     b.coords = torch::stack(c).to(device);
   }
   return b;
+}
+
+std::uint64_t batch_bytes(const modules::ModelConfig& model, std::int64_t slices, int width, int height) {
+  const double K = modules::context_slices(model), C = model.label_classes;
+  double per_pixel = 4;                                     // the images
+  if (model.label_classes > 0) per_pixel += 8 * K + 20 * K * C;  // ids, one-hot, its reshaped copy, as float
+  if (model.source_image) per_pixel += 4 * K;
+  if (model.coordinates) per_pixel += 2 * 4 * 2;            // the slices' planes and their stack
+  const double bytes = per_pixel * static_cast<double>(slices) * width * height;
+  return bytes >= 1.8e19 ? UINT64_MAX : static_cast<std::uint64_t>(bytes);
 }
 
 namespace {
@@ -227,6 +238,12 @@ TrainResult train(const RunConfig& cfg, bool resume) {
     // The ldm is given its vae, built here from the checkpoint (a resumed ldm's own checkpoint
     // then brings the same vae's weights with it).
     CheckpointInfo vae_info;
+  // The batch every step assembles (train.batch slices per rank), before anything else is made.
+  {
+    const int bw = patches ? mc.image_size : data.width(), bh = patches ? mc.image_size : data.height();
+    require_memory(batch_bytes(mc, tc.batch, bw, bh), "training batch of " + std::to_string(tc.batch) + " slices of " +
+                                                          std::to_string(bw) + "x" + std::to_string(bh) + " (train.batch)");
+  }
     dynamic_cast<modules::LdmModel&>(*model).set_autoencoder(model_from_checkpoint(mc.autoencoder, device.str(), &vae_info));
   }
   model->configure_training(cfg.optim);

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -152,6 +153,30 @@ TEST(BadInput, AVolumeLargerThanMemoryIsRefusedBeforeItIsRead) {
   // A plain file cannot hold what its header claims: still refused as truncated (exit 2).
   write_file(tmp.str("huge.nii"), b);
   expect_refused(tmp.str("huge.nii"), "truncated");
+}
+
+TEST(BadInput, ADicomSeriesLargerThanMemoryIsRefusedBeforeItsVolumeIsAllocated) {
+  // A real series whose files all claim 65535 x 65535 pixels (a few kilobytes each claim 16 GiB
+  // as float voxels): the reader checks the volume the headers add up to against the available
+  // memory before the buffer is allocated, not only each file's pixel data as it is decoded.
+  TempDir tmp;
+  const std::string series = plastimatch_series(kItkData + "KmeansTest_T1UCharRaw.nii.gz", "kmeans-dicom");
+  copy_tree(series, tmp.str("huge"));
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(tmp.str("huge"))) {
+    const auto m = run("dcmodify -nb -m \"(0028,0010)=65535\" -m \"(0028,0011)=65535\" " + e.path().string());
+    ASSERT_EQ(m.exit_code, 0) << m.err;
+    ++files;
+  }
+  ASSERT_GT(files, 30u);
+  auto r = run_medsynth("info " + tmp.str("huge"), 60);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  char need[64];
+  std::snprintf(need, sizeof need, "%.1f GiB", 65535.0 * 65535.0 * 4.0 * static_cast<double>(files) / (1u << 30));
+  EXPECT_EQ(r.err.rfind("medsynth: error: " + tmp.str("huge") + ": needs " + need + ", ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(" GiB available"), std::string::npos) << r.err;
+  // The unedited series reads.
+  EXPECT_EQ(run_medsynth("info " + series).exit_code, 0);
 }
 
 TEST(BadInput, BrokenDicomFoldersAreRefusedThroughTheCli) {

@@ -318,6 +318,25 @@ TEST(Checkpoint, ResumeFallsBackToTheNewestIntactCheckpointWithAWarningNamingThe
       << r.err;
 }
 
+TEST(BadInput, ATrainingBatchLargerThanMemoryIsRefusedBeforeTheModelIsMade) {
+  // 10^8 slices per step (a mistyped train.batch) cannot be assembled: refused with what it needs
+  // and what is available (exit 3), before the model or any checkpoint is made. (The same config
+  // with its own batch of 8 trains in the other tests of this file.)
+  TempDir tmp;
+  const std::string manifest = write_ch2_manifest(tmp.str());
+  std::ofstream(tmp.str("c.ini")) << tiny_config(manifest, tmp.str("run"), 10);
+  const auto r = run_medsynth("train --config " + tmp.str("c.ini") + " --train.batch 100000000", 600);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  const std::regex message(R"(medsynth: error: training batch of 100000000 slices of (\d+)x(\d+) \(train\.batch\): needs ([0-9.]+) GiB, ([0-9.]+) GiB available)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.err, m, message)) << r.err;
+  // At least the images alone: 10^8 x width x height float32.
+  const double images = 1e8 * std::stod(m[1]) * std::stod(m[2]) * 4 / (1u << 30);
+  EXPECT_GE(std::stod(m[3]), images * 0.999) << r.err;
+  EXPECT_LT(std::stod(m[4]), std::stod(m[3]));
+  EXPECT_TRUE(pl::list_checkpoints(tmp.str("run/checkpoints")).empty());
+}
+
 TEST(FullDisk, ACheckpointThatDoesNotFitFailsNamingItKeepsThePreviousOneAndTheRunResumesOnceFreed) {
   TempDir tmp;
   SmallFilesystem small(16u << 20);

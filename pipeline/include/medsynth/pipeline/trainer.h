@@ -1,6 +1,7 @@
 #pragma once
 // The training loop: AdamW with warm-up then cosine decay, gradient clipping, EMA, fixed seeds,
 // periodic atomic checkpoints, resume, a CSV loss log, and a hard stop on a non-finite loss.
+#include <cstdint>
 #include <string>
 
 #include "medsynth/modules/generative_model.h"
@@ -31,6 +32,11 @@ struct PatchOffset {
 modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_t>& indices,
                           const modules::ModelConfig& model, torch::Device device,
                           const std::vector<PatchOffset>& patches = {});
+
+// The most memory make_batch holds at once for `slices` slices of width x height (the images, the
+// label ids with their one-hot and float copies, the source, the coordinates), in bytes; saturates
+// instead of overflowing. The trainer checks it with require_memory before the first batch.
+std::uint64_t batch_bytes(const modules::ModelConfig& model, std::int64_t slices, int width, int height);
 
 // Coordinate channels [2, height, width] (x, y) of the pixels from (x0, y0) in a canvas of
 // canvas_width x canvas_height; `scale` from coordinate_scale(). Training and sampling share it.
