@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${MEDSYNTH_FUZZ_BUILD_DIR:-build-fuzz}"
 SECONDS_EACH="${MEDSYNTH_FUZZ_SECONDS:-30}"
-TARGETS=(fuzz_read_volume fuzz_config fuzz_tables fuzz_stage_record fuzz_checkpoint_seal)
+TARGETS=(fuzz_read_volume fuzz_config fuzz_tables fuzz_manifest fuzz_stage_record fuzz_checkpoint_seal)
 mkdir -p "$BUILD_DIR"
 # -O1: libFuzzer's usual level, and about half the compile time of -O3 (CI's budget).
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE=-O1 \

@@ -32,28 +32,6 @@ namespace {
 constexpr int kCacheFormat = 5;  // 2: held-out masks; 3: one mask per manifest row; 4: width, height, pixel;
                                   // 5: tissue maps by validation::multi_otsu_thresholds
 
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool quoted = false;
-  for (char ch : line) {
-    if (ch == '"') {
-      quoted = !quoted;
-    } else if (ch == ',' && !quoted) {
-      out.push_back(cur);
-      cur.clear();
-    } else if (ch != '\r') {
-      cur += ch;
-    }
-  }
-  out.push_back(cur);
-  for (auto& s : out) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(0, 1);
-  }
-  return out;
-}
-
 template <typename T>
 void write_raw(const fs::path& p, const std::vector<T>& v) {
   std::ofstream out(p, std::ios::binary);
@@ -122,68 +100,18 @@ io::LabelVolume tissue_map(const io::Volume& v, int classes) {
 std::vector<ManifestRow> read_manifest(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw io::Error(path, "cannot open manifest");
-  std::string line;
-  if (!std::getline(in, line)) throw io::Error(path, "manifest is empty");
-  const auto header = split_csv_line(line);
-  std::map<std::string, std::size_t> col;
-  for (std::size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
-  for (const char* required : {"subject", "image"}) {
-    if (!col.count(required)) {
-      throw io::Error(path, std::string("manifest header lacks the '") + required +
-                                "' column (expected subject,image[,labels][,source][,class])");
-    }
-  }
-  for (const auto& [name, i] : col) {
-    if (name != "subject" && name != "image" && name != "labels" && name != "source" && name != "class") {
-      throw io::Error(path, "manifest column '" + name + "' is unknown (subject, image, labels, source, class)");
-    }
-  }
-  const fs::path base = fs::path(path).parent_path();
-  auto resolve = [&](const std::string& p) {
-    if (p.empty()) return p;
-    fs::path fp(p);
-    return (fp.is_absolute() ? fp : base / fp).lexically_normal().string();
-  };
-  std::vector<ManifestRow> rows;
-  int number = 1;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty() || line[0] == '#') continue;
-    const auto f = split_csv_line(line);
-    auto get = [&](const char* name) -> std::string {
-      auto it = col.find(name);
-      return it != col.end() && it->second < f.size() ? f[it->second] : "";
-    };
-    ManifestRow r;
-    r.line = number;
-    r.subject = get("subject");
-    r.image = resolve(get("image"));
-    r.labels = resolve(get("labels"));
-    r.source = resolve(get("source"));
-    const std::string cls = get("class");
-    if (!cls.empty()) {
-      try {
-        r.class_id = std::stoi(cls);
-      } catch (const std::exception&) {
-        throw io::Error(path, "line " + std::to_string(number) + ": class '" + cls + "' is not an integer");
-      }
-    }
-    if (r.subject.empty() || r.image.empty()) {
-      throw io::Error(path, "line " + std::to_string(number) + ": subject and image are required");
-    }
+  std::vector<ManifestRow> rows = parse_manifest(in, path);
+  for (const ManifestRow& r : rows) {
     for (const auto* p : {&r.image, &r.labels, &r.source}) {
       if (p->empty()) continue;
+      const std::string where = " (manifest " + path + " line " + std::to_string(r.line) + ")";
       std::error_code ec;
-      if (!fs::exists(*p, ec)) throw io::Error(*p, "no such file (manifest " + path + " line " + std::to_string(number) + ")");
+      if (!fs::exists(*p, ec)) throw io::Error(*p, "no such file" + where);
       std::ifstream probe(*p, std::ios::binary);
-      if (!fs::is_directory(*p, ec) && !probe) {
-        throw io::Error(*p, "cannot be read (manifest " + path + " line " + std::to_string(number) + ")");
-      }
+      if (!fs::is_directory(*p, ec) && !probe) throw io::Error(*p, "cannot be read" + where);
       io::detect_read_format(*p);  // an unknown file type is refused now, not half-way through
     }
-    rows.push_back(r);
   }
-  if (rows.empty()) throw io::Error(path, "manifest lists no volumes");
   return rows;
 }
 

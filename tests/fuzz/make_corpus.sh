@@ -4,7 +4,7 @@
 set -euo pipefail
 OUT="$1"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-mkdir -p "$OUT"/{read_volume,config,tables,stage_record,checkpoint_seal}
+mkdir -p "$OUT"/{read_volume,config,tables,manifest,stage_record,checkpoint_seal}
 
 # read_volume: the first byte picks the reader (0 NIfTI, 1 DICOM, 2 gzipped NIfTI).
 V="$OUT/read_volume"
@@ -42,6 +42,11 @@ cp "$ROOT"/configs/*.ini "$OUT/config/"
 printf '\x00# my tissues\ntissue,pd,t1,t2,t2star,source\ncsf,1,4000,2000,1500,est.\nlesion,0.8,1500,120,80,\n' \
   > "$OUT/tables/tissues"
 printf '\x01label,tissue\n0,background\n1,csf\n2,grey_matter\n3,white_matter\n' > "$OUT/tables/labels"
+
+# manifest: the shipped manifests, and one with every column, quotes, a comment and CRLF ends.
+cp "$ROOT"/configs/*.csv "$OUT/manifest/"
+printf 'subject,image,labels,source,class\r\n# held out\r\n"s 1",a/t1.nii.gz,"a/seg, v2.nii.gz",/abs/t2.nii,1\r\n\r\ns2, b.nii ,,,0\r\n' \
+  > "$OUT/manifest/all-columns.csv"
 
 # stage_record: records of the shape the runner writes (done, stopped with partial volumes).
 cat > "$OUT/stage_record/done.json" <<'JSON'

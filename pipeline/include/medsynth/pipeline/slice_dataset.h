@@ -11,21 +11,12 @@
 
 #include "medsynth/io/volume.h"
 #include "medsynth/pipeline/config.h"
+#include "medsynth/pipeline/manifest.h"
 
 namespace medsynth::pipeline {
 
-struct ManifestRow {
-  std::string subject, image, labels, source;
-  int class_id = -1;
-  int line = 0;                // the manifest's line (0: a row of a BIDS dataset)
-  // BIDS (data.bids): the session label and the file name's entities after sub- ("ses-a_run-1"),
-  // and the acquisition keys of its sidecars (bids.h); empty for a manifest's rows.
-  std::string session, entities;
-  nlohmann::json acquisition;
-};
-
-// Reads the CSV (header: subject,image[,labels][,source][,class]); every named file must exist
-// and be readable, checked before any work (io::Error naming the file and the manifest line).
+// Reads the CSV (parse_manifest, manifest.h); every named file must exist, be readable and have a
+// known format, checked before any work (io::Error naming the file and the manifest line).
 std::vector<ManifestRow> read_manifest(const std::string& path);
 
 // Intensity window: percentiles of the foreground (voxels above the volume's minimum) → [-1, 1].
