@@ -16,6 +16,7 @@
 #include "medsynth/mark/synthetic_mark.h"
 #include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/slice_dataset.h"
+#include "bids/bids_checks.h"
 #include "test_util.h"
 
 namespace pl = medsynth::pipeline;
@@ -73,32 +74,6 @@ pl::DataConfig bids_config(const fs::path& root, const std::string& labels = "fi
   d.bids = root.string();
   d.labels = labels;
   return d;
-}
-
-// The BIDS validator from the npm registry (scripts/setup.sh installs it); a missing one fails.
-RunResult bids_validator(const fs::path& dir) {
-  const RunResult which = run("command -v bids-validator");
-  EXPECT_EQ(which.exit_code, 0) << "bids-validator is missing: install the npm package 'bids-validator' (scripts/setup.sh)";
-  return run("bids-validator --json " + dir.string(), 300);
-}
-
-// The validator's errors (not its warnings) from its --json report.
-std::vector<std::string> validator_errors(const RunResult& r) {
-  std::vector<std::string> errors;
-  json j;
-  try {
-    j = json::parse(r.out);
-  } catch (const json::exception&) {
-    errors.push_back("validator printed no JSON: " + r.out + r.err);
-    return errors;
-  }
-  for (const auto& e : j["issues"]["errors"]) {
-    std::string files;
-    for (const auto& f : e.value("files", json::array()))
-      if (f.contains("file") && f["file"].is_object()) files += " " + f["file"].value("relativePath", "");
-    errors.push_back(e.value("key", "") + ": " + e.value("reason", "") + files);
-  }
-  return errors;
 }
 
 }  // namespace
@@ -353,46 +328,7 @@ TEST(Bids, SyntheticVolumesAreADerivativesDatasetTheValidatorAccepts) {
   EXPECT_EQ(detect.exit_code, 0) << detect.err;
   EXPECT_NE(detect.out.find("1234abcd"), std::string::npos) << detect.out;
 
-  // The names follow BIDS derivatives' rule for anatomical images (BIDS 1.8, "Derivatives":
-  // raw entities in their order, then space, res, den, desc; the suffix; .nii.gz or .json).
-  const std::regex derivative_name(
-      R"(^sub-([a-zA-Z0-9]+)(/ses-([a-zA-Z0-9]+))?/anat/sub-\1(_ses-\3)?(_acq-[a-zA-Z0-9]+)?(_ce-[a-zA-Z0-9]+)?)"
-      R"((_rec-[a-zA-Z0-9]+)?(_run-[0-9]+)?(_space-[a-zA-Z0-9]+)?(_res-[a-zA-Z0-9]+)?(_den-[a-zA-Z0-9]+)?)"
-      R"(_desc-synthetic_(T1w|T2w|PDw|T2starw|FLAIR|PD)\.(nii\.gz|json)$)");
-  for (const auto& f : files) {
-    if (f == "dataset_description.json" || f == "README") continue;
-    EXPECT_TRUE(std::regex_match(f, derivative_name)) << f;
-  }
-  // bids-validator 1.15 (the npm registry's) knows raw datasets only: it checks the derivative's
-  // dataset_description.json (DatasetType derivative needs GeneratedBy), but calls every desc-
-  // file NOT_INCLUDED. Nothing else may be an error there...
-  const auto r = bids_validator(out);
-  for (const auto& e : validator_errors(r)) {
-    const bool desc_only = e.rfind("NOT_INCLUDED: ", 0) == 0 || e.rfind("NO_VALID_DATA_FOUND_FOR_SUBJECT: ", 0) == 0;
-    EXPECT_TRUE(desc_only) << e;
-    if (e.rfind("NOT_INCLUDED: ", 0) == 0) {
-      for (const auto& f : files) {
-        if (f.find("_desc-synthetic_") != std::string::npos) {
-          EXPECT_NE(e.find("/" + f), std::string::npos) << f << " " << e;
-        }
-      }
-    }
-  }
-  // ...and the same files seen as raw data (desc- dropped, DatasetType raw) pass it whole: NIfTI
-  // headers, sidecars, layout and the description.
-  const fs::path view = tmp.path() / "raw-view";
-  copy_tree(out.string(), view.string());
-  for (const auto& f : files) {
-    const auto at = f.find("_desc-synthetic");
-    if (at != std::string::npos) fs::rename(view / f, view / (f.substr(0, at) + f.substr(at + 15)));
-  }
-  json raw = desc;
-  raw["DatasetType"] = "raw";
-  write(view / "dataset_description.json", raw.dump());
-  const auto rv = bids_validator(view);
-  const auto errors = validator_errors(rv);
-  EXPECT_TRUE(errors.empty()) << errors.front();
-  EXPECT_EQ(rv.exit_code, 0) << rv.out.substr(0, 2000) << rv.err;
+  expect_valid_bids_derivatives(out, files, tmp.path() / "raw-view");
 
   // Atomic: an existing dataset is refused without force, and a failed write leaves nothing.
   EXPECT_THROW(pl::write_bids_derivatives(ds, out.string(), false), medsynth::io::Error);

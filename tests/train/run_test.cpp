@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "medsynth/io/pacs_client.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/run.h"
+#include "bids/bids_checks.h"
 #include "pacs/orthanc_server.h"
 #include "train/train_fixture.h"
 
@@ -209,6 +211,30 @@ TEST_F(RunTest, ExportPushesTheSeriesToTheConfiguredPacs) {
   const auto found = medsynth::io::pacs_find(peer, q);
   ASSERT_EQ(found.size(), 1u) << "the PACS does not hold the exported series";
   EXPECT_EQ(found[0].at("NumberOfSeriesRelatedInstances"), std::to_string(files));
+}
+
+TEST_F(RunTest, ExportBidsWritesADerivativesDatasetThatPassesTheBidsChecks) {
+  // export.bids on the finished run: the export stage reruns (its fingerprint changed) and writes
+  // export/bids, which passes the checks of tests/bids (names, description, the validator).
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  TempDir tmp;
+  const std::string config = copy_run(tmp);
+  const auto r = run_medsynth("run " + config + " --only export --export.bids true", 300);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path bids = tmp.path() / "run/export/bids";
+  EXPECT_NE(r.out.find("export: " + bids.string() + " (BIDS derivatives, 1 volume(s))"), std::string::npos) << r.out;
+  const json ex = stage(tmp.str("run"), "export");
+  EXPECT_EQ(ex["outputs"]["bids"]["folder"], "export/bids");
+  const std::vector<std::string> files = ex["outputs"]["bids"]["files"];
+  const std::string image = "sub-colin27/anat/sub-colin27_desc-synthetic_T1w.nii.gz";
+  ASSERT_NE(std::find(files.begin(), files.end(), image), files.end()) << ex.dump();
+  // The sampled volume byte for byte, its sidecar naming the run's checkpoint and mark.
+  EXPECT_EQ(read_text((bids / image).string()), read_text(tmp.str("run/sample/colin27.nii.gz")));
+  const json sidecar = json::parse(read_text((bids / "sub-colin27/anat/sub-colin27_desc-synthetic_T1w.json").string()));
+  EXPECT_EQ(sidecar["Synthetic"], true);
+  EXPECT_EQ(sidecar["Provenance"]["Checkpoint"], "ckpt-00000020.pt");
+  EXPECT_EQ(sidecar["SyntheticMark"]["RunId"], stage(tmp.str("run"), "sample")["outputs"]["volumes"][0]["mark_run_id"]);
+  expect_valid_bids_derivatives(bids, files, tmp.path() / "raw-view");
 }
 
 TEST_F(RunTest, MissingUpstreamArtefactNamesTheStageToRun) {
