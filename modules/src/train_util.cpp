@@ -55,6 +55,10 @@ torch::Tensor batch_randn(at::Generator& gen, torch::IntArrayRef local_shape, co
   return torch::randn(shape, gen, torch::kFloat).narrow(0, off, B).to(device);
 }
 
+void set_requires_grad(torch::nn::Module& m, bool on) {
+  for (auto& p : m.parameters()) p.set_requires_grad(on);
+}
+
 void copy_parameters(torch::nn::Module& from, torch::nn::Module& to) {
   torch::NoGradGuard ng;
   auto src = from.parameters();

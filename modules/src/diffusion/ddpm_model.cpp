@@ -6,6 +6,7 @@
 #include "medsynth/modules/diffusion/sampler.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/modules/train_util.h"
+#include "medsynth/modules/trained_net.h"
 
 namespace medsynth::modules {
 namespace {
@@ -33,21 +34,12 @@ DdpmModel::DdpmModel(const ModelConfig& config, torch::Device device)
   ema_ = nn::UNet(config_, input_channels(config_), config_.image_channels);
   net_->to(device_);
   ema_->to(device_);
-  copy_parameters(*net_, *ema_);
-  for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+  trained_ = TrainedNet(net_.ptr(), ema_.ptr());
 }
 
-void DdpmModel::configure_training(const OptimConfig& optim) {
-  optim_ = optim;
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      net_->parameters(), torch::optim::AdamWOptions(optim.lr)
-                              .betas({optim.beta1, optim.beta2})
-                              .weight_decay(optim.weight_decay));
-}
+void DdpmModel::configure_training(const OptimConfig& optim) { trained_.configure(optim, optim.beta1); }
 
-void DdpmModel::set_learning_rate(double lr) {
-  modules::set_learning_rate(*optimizer_, lr);
-}
+void DdpmModel::set_learning_rate(double lr) { trained_.set_learning_rate(lr); }
 
 void DdpmModel::check_condition(const Condition& c) const {
   auto refuse = [&](const std::string& what, const std::string& why) {
@@ -124,7 +116,7 @@ nn::UNetInput DdpmModel::assemble(const torch::Tensor& x_t, const torch::Tensor&
 }
 
 StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
-  if (!optimizer_) throw Error("train_step before configure_training", ExitCode::kRuntime);
+  if (!trained_.configured()) throw Error("train_step before configure_training", ExitCode::kRuntime);
   if (!batch.image.defined()) throw Error("a training batch needs images", ExitCode::kRuntime);
   check_condition(batch);
   net_->train();
@@ -148,22 +140,8 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   auto out = schedule_.output(x_t, net_->forward(assemble(x_t, rows(d.t_net), batch, present)), a, s);
   auto target = schedule_.target(x0, noise, a, s);
   auto loss = torch::mse_loss(out, target);
-  StepStats stats;
-  stats.loss = loss.item<double>();
-  if (loss_hook) stats.loss = loss_hook(stats.loss);
-  if (!std::isfinite(stats.loss)) return stats;  // the trainer stops; no step is taken
-  optimizer_->zero_grad();
-  loss.backward();
-  apply_gradient_hook(*this, {net_.get()});
-  if (optim_.grad_clip > 0) {
-    stats.grad_norm = torch::nn::utils::clip_grad_norm_(net_->parameters(), optim_.grad_clip);
-  }
-  optimizer_->step();
-  update_ema();
-  return stats;
+  return finish_step(*this, loss.item<double>(), {loss}, {&trained_});
 }
-
-void DdpmModel::update_ema() { ema_update(*net_, *ema_, optim_.ema_decay, ++ema_updates_); }
 
 torch::Tensor DdpmModel::predict(const torch::Tensor& x, const torch::Tensor& t, const Condition& c,
                                  double guidance, bool use_ema) {
@@ -240,28 +218,12 @@ torch::Tensor DdpmModel::encode(const torch::Tensor& image, const Condition& c, 
   return diffusion::invert(schedule_, denoiser(c, o.guidance), image.to(device_, torch::kFloat), o);
 }
 
-void DdpmModel::save(torch::serialize::OutputArchive& archive) {
-  save_parameters(archive, "model", *net_);
-  save_parameters(archive, "ema", *ema_);
-  archive.write("ema_updates", torch::tensor(ema_updates_));
-  save_optimizer(archive, "optimizer", optimizer_.get());
-}
+void DdpmModel::save(torch::serialize::OutputArchive& archive) { trained_.save(archive, ArchiveKeys{}); }
 
-void DdpmModel::load(torch::serialize::InputArchive& archive) {
-  load_parameters(archive, "model", *net_);
-  load_parameters(archive, "ema", *ema_);
-  torch::Tensor n;
-  archive.read("ema_updates", n);
-  ema_updates_ = n.item<std::int64_t>();
-  load_optimizer(archive, "optimizer", optimizer_.get());
-}
+void DdpmModel::load(torch::serialize::InputArchive& archive) { trained_.load(archive, ArchiveKeys{}); }
 
-std::vector<torch::Tensor> DdpmModel::weights() { return net_->parameters(); }
+std::vector<torch::Tensor> DdpmModel::weights() { return trained_.parameters(); }
 
-std::int64_t DdpmModel::parameter_count() {
-  std::int64_t n = 0;
-  for (const auto& p : net_->parameters()) n += p.numel();
-  return n;
-}
+std::int64_t DdpmModel::parameter_count() { return trained_.parameter_count(); }
 
 }  // namespace medsynth::modules

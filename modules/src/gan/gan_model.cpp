@@ -6,6 +6,7 @@
 
 #include "medsynth/modules/seed.h"
 #include "medsynth/modules/train_util.h"
+#include "medsynth/modules/trained_net.h"
 
 namespace medsynth::modules {
 
@@ -139,17 +140,13 @@ torch::Tensor SpadeGeneratorImpl::forward(const torch::Tensor& condition) {
 
 namespace {
 
-void set_requires_grad(torch::nn::Module& m, bool on) {
-  for (auto& p : m.parameters()) p.set_requires_grad(on);
-}
+// beta1 = 0.5 as in DCGAN (Radford et al. 2016), pix2pix and SPADE: with the trainer's 0.9 the
+// momentum lags the moving discriminator and GAN training oscillates. The config has no beta1
+// key, so this family sets it; beta2 and weight decay come from the config.
+constexpr double kGanBeta1 = 0.5;
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& m, const OptimConfig& o) {
-  // beta1 = 0.5 as in DCGAN (Radford et al. 2016), pix2pix and SPADE: with the trainer's 0.9 the
-  // momentum lags the moving discriminator and GAN training oscillates. The config has no beta1
-  // key, so this family sets it; beta2 and weight decay come from the config.
-  return std::make_unique<torch::optim::AdamW>(
-      m.parameters(), torch::optim::AdamWOptions(o.lr).betas({0.5, o.beta2}).weight_decay(o.weight_decay));
-}
+const ArchiveKeys kGeneratorKeys{"generator", "ema", "ema_updates", "optimizer_generator"};
+const ArchiveKeys kDiscriminatorKeys{"discriminator", "", "", "optimizer_discriminator"};
 
 }  // namespace
 
@@ -213,8 +210,12 @@ GanModel::GanModel(const ModelConfig& config, torch::Device device) : config_(co
   generator(false).to(device_);
   generator(true).to(device_);
   disc_->to(device_);
-  copy_parameters(generator(false), generator(true));
-  set_requires_grad(generator(true), false);
+  if (spade_) {
+    gen_ = TrainedNet(spade_.ptr(), spade_ema_.ptr());
+  } else {
+    gen_ = TrainedNet(unet_.ptr(), unet_ema_.ptr());
+  }
+  dis_ = TrainedNet(disc_.ptr(), nullptr);
 }
 
 torch::nn::Module& GanModel::generator(bool ema) {
@@ -233,15 +234,13 @@ torch::Tensor GanModel::run_generator(bool ema, const torch::Tensor& condition) 
 }
 
 void GanModel::configure_training(const OptimConfig& optim) {
-  optim_ = optim;
-  opt_g_ = make_optimizer(generator(false), optim);
-  opt_d_ = make_optimizer(*disc_, optim);
+  gen_.configure(optim, kGanBeta1);
+  dis_.configure(optim, kGanBeta1);
 }
 
 void GanModel::set_learning_rate(double lr) {
-  if (!opt_g_) throw Error("set_learning_rate before configure_training", ExitCode::kRuntime);
-  modules::set_learning_rate(*opt_g_, lr);
-  modules::set_learning_rate(*opt_d_, lr);
+  gen_.set_learning_rate(lr);
+  dis_.set_learning_rate(lr);
 }
 
 void GanModel::check_condition(const Condition& c) const {
@@ -286,7 +285,7 @@ void GanModel::check_condition(const Condition& c) const {
 torch::Tensor GanModel::condition_map(const Condition& c) const { return spatial_condition(config_, c, device_); }
 
 StepStats GanModel::train_step(const Batch& batch, std::uint64_t seed) {
-  if (!opt_g_) throw Error("train_step before configure_training", ExitCode::kRuntime);
+  if (!gen_.configured()) throw Error("train_step before configure_training", ExitCode::kRuntime);
   if (!batch.image.defined()) throw Error("a training batch needs images", ExitCode::kRuntime);
   check_condition(batch);
   auto& g = generator(false);
@@ -320,27 +319,11 @@ StepStats GanModel::train_step(const Batch& batch, std::uint64_t seed) {
   last_.feature_matching = fm.defined() ? fm.item<double>() : 0.0;
   last_.discriminator = d_loss.item<double>();
 
-  StepStats stats;
   // The generator's loss is what the trainer logs; a non-finite discriminator loss stops it too.
-  double local = g_loss.item<double>();
-  if (!std::isfinite(last_.discriminator)) local = last_.discriminator;
-  stats.loss = loss_hook ? loss_hook(local) : local;
-  if (!std::isfinite(stats.loss)) return stats;  // the trainer stops; no step is taken
-
-  opt_g_->zero_grad();
-  opt_d_->zero_grad();
-  g_loss.backward();  // generator gradients only (the discriminator's weights were frozen)
-  d_loss.backward();  // discriminator gradients only (the fake was detached)
-  apply_gradient_hook(*this, {&g, disc_.get()});  // one all-reduce for both networks
-  if (optim_.grad_clip > 0) {
-    stats.grad_norm = torch::nn::utils::clip_grad_norm_(g.parameters(), optim_.grad_clip);
-    torch::nn::utils::clip_grad_norm_(disc_->parameters(), optim_.grad_clip);
-  }
-  opt_g_->step();
-  opt_d_->step();
-
-  ema_update(g, generator(true), optim_.ema_decay, ++ema_updates_);
-  return stats;
+  // g_loss reaches the generator's weights only (the discriminator's were frozen), d_loss the
+  // discriminator's only (the fake was detached).
+  const double local = std::isfinite(last_.discriminator) ? g_loss.item<double>() : last_.discriminator;
+  return finish_step(*this, local, {g_loss, d_loss}, {&gen_, &dis_});
 }
 
 torch::Tensor GanModel::generate(const Condition& c, bool use_ema) {
@@ -373,28 +356,18 @@ nn::MultiScaleFeatures GanModel::discriminate(const Condition& c, const torch::T
 }
 
 void GanModel::save(torch::serialize::OutputArchive& archive) {
-  save_parameters(archive, "generator", generator(false));
-  save_parameters(archive, "ema", generator(true));
-  save_parameters(archive, "discriminator", *disc_);
-  archive.write("ema_updates", torch::tensor(ema_updates_));
-  save_optimizer(archive, "optimizer_generator", opt_g_.get());
-  save_optimizer(archive, "optimizer_discriminator", opt_d_.get());
+  gen_.save(archive, kGeneratorKeys);
+  dis_.save(archive, kDiscriminatorKeys);
 }
 
 void GanModel::load(torch::serialize::InputArchive& archive) {
-  load_parameters(archive, "generator", generator(false));
-  load_parameters(archive, "ema", generator(true));
-  load_parameters(archive, "discriminator", *disc_);
-  torch::Tensor n;
-  archive.read("ema_updates", n);
-  ema_updates_ = n.item<std::int64_t>();
-  load_optimizer(archive, "optimizer_generator", opt_g_.get());
-  load_optimizer(archive, "optimizer_discriminator", opt_d_.get());
+  gen_.load(archive, kGeneratorKeys);
+  dis_.load(archive, kDiscriminatorKeys);
 }
 
 std::vector<torch::Tensor> GanModel::weights() {
-  auto w = generator(false).parameters();
-  for (auto& p : disc_->parameters()) w.push_back(p);
+  auto w = gen_.parameters();
+  for (auto& p : dis_.parameters()) w.push_back(p);
   return w;
 }
 

@@ -3,21 +3,24 @@
 // adversarial term (adv_weight) and the distance between the discriminator's features of the
 // reconstruction and of the real slice (perceptual_weight), Larsen's learned similarity, which
 // sharpens what an L1 loss alone leaves blurry.
-#include <cmath>
-
 #include "medsynth/modules/nn/patchgan.h"
 #include "medsynth/modules/train_util.h"
+#include "medsynth/modules/trained_net.h"
 #include "medsynth/modules/vae/vae_model.h"
 
 namespace medsynth::modules {
 
 struct VaeModel::Adversary {
   nn::MultiScalePatchGAN disc{nullptr};
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  TrainedNet trained;  // disc + its AdamW (no EMA: sampling never uses it)
   torch::Tensor d_input(const torch::Tensor& image, const torch::Tensor& cond) const {
     return cond.defined() ? torch::cat({cond, image}, 1) : image;
   }
 };
+
+namespace {
+const ArchiveKeys kDiscriminatorKeys{"discriminator", "", "", "discriminator_optimizer"};
+}  // namespace
 
 void VaeModel::init_adversary() {
   if (config_.adv_weight <= 0) return;
@@ -34,65 +37,48 @@ void VaeModel::init_adversary() {
   adversary_ = std::make_shared<Adversary>();
   adversary_->disc = nn::MultiScalePatchGAN(scales, config_.image_channels + cond, config_.disc_channels, config_.disc_layers);
   adversary_->disc->to(device_);
+  adversary_->trained = TrainedNet(adversary_->disc.ptr(), nullptr);
 }
 
-void VaeModel::configure_adversary() {
-  if (!adversary_) return;
-  // beta1 0.5 for the discriminator, as GAN training customarily uses (Radford et al. 2016).
-  adversary_->optimizer = std::make_unique<torch::optim::AdamW>(
-      adversary_->disc->parameters(), torch::optim::AdamWOptions(optim_.lr).betas({0.5, optim_.beta2}).weight_decay(0));
+void VaeModel::configure_adversary(const OptimConfig& optim) {
+  // beta1 0.5 for the discriminator, as GAN training customarily uses (Radford et al. 2016); the
+  // weight decay is train.weight_decay, as for the gan family's discriminator.
+  if (adversary_) adversary_->trained.configure(optim, 0.5);
 }
 
-void VaeModel::adversary_learning_rate(double lr) {
-  if (!adversary_ || !adversary_->optimizer) return;
-  modules::set_learning_rate(*adversary_->optimizer, lr);
-}
+TrainedNet* VaeModel::adversary_net() { return adversary_ ? &adversary_->trained : nullptr; }
 
 torch::Tensor VaeModel::adversarial_generator_loss(const torch::Tensor& real, const torch::Tensor& fake,
                                                    const torch::Tensor& cond) {
   if (!adversary_) return torch::zeros({}, real.options());
   auto& a = *adversary_;
+  set_requires_grad(*a.disc, false);  // the VAE's loss reaches the VAE's weights only
   const auto fake_f = a.disc->forward(a.d_input(fake, cond));
   auto loss = config_.adv_weight * nn::generator_loss(config_.gan_loss, fake_f);
   if (config_.perceptual_weight > 0) {
     const auto real_f = a.disc->forward(a.d_input(real, cond));
     loss = loss + config_.perceptual_weight * nn::feature_matching_loss(real_f, fake_f);
   }
+  set_requires_grad(*a.disc, true);
   return loss;
 }
 
-void VaeModel::adversary_step(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& cond) {
-  if (!adversary_) return;
+torch::Tensor VaeModel::discriminator_loss(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& cond) {
   auto& a = *adversary_;
-  a.optimizer->zero_grad();  // also drops what the VAE's loss left on the discriminator
-  auto loss = nn::discriminator_loss(config_.gan_loss, a.disc->forward(a.d_input(real, cond)),
-                                     a.disc->forward(a.d_input(fake.detach(), cond)));
-  double value = loss.item<double>();
-  if (loss_hook) value = loss_hook(value);  // every rank decides alike
-  if (!std::isfinite(value)) {
-    throw Error("VAE-GAN: the discriminator's loss became " + std::to_string(value) +
-                "; lower train.lr or model.adv_weight (the last checkpoint is intact)", ExitCode::kRuntime);
-  }
-  loss.backward();
-  apply_gradient_hook(*this, {a.disc.get()});
-  if (optim_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(a.disc->parameters(), optim_.grad_clip);
-  a.optimizer->step();
+  return nn::discriminator_loss(config_.gan_loss, a.disc->forward(a.d_input(real, cond)),
+                                a.disc->forward(a.d_input(fake.detach(), cond)));
 }
 
 void VaeModel::save_adversary(torch::serialize::OutputArchive& archive) {
-  if (!adversary_) return;
-  save_parameters(archive, "discriminator", *adversary_->disc);
-  save_optimizer(archive, "discriminator_optimizer", adversary_->optimizer.get());
+  if (adversary_) adversary_->trained.save(archive, kDiscriminatorKeys);
 }
 
 void VaeModel::load_adversary(torch::serialize::InputArchive& archive) {
-  if (!adversary_) return;
-  load_parameters(archive, "discriminator", *adversary_->disc);
-  load_optimizer(archive, "discriminator_optimizer", adversary_->optimizer.get());
+  if (adversary_) adversary_->trained.load(archive, kDiscriminatorKeys);
 }
 
 std::vector<torch::Tensor> VaeModel::adversary_weights() {
-  return adversary_ ? adversary_->disc->parameters() : std::vector<torch::Tensor>{};
+  return adversary_ ? adversary_->trained.parameters() : std::vector<torch::Tensor>{};
 }
 
 }  // namespace medsynth::modules

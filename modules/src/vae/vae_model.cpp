@@ -5,6 +5,7 @@
 
 #include "medsynth/modules/seed.h"
 #include "medsynth/modules/train_util.h"
+#include "medsynth/modules/trained_net.h"
 
 namespace medsynth::modules {
 
@@ -115,8 +116,7 @@ VaeModel::VaeModel(const ModelConfig& config, torch::Device device) : config_(co
   ema_ = nn::VaeNet(config_);
   net_->to(device_);
   ema_->to(device_);
-  copy_parameters(*net_, *ema_);
-  for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+  trained_ = TrainedNet(net_.ptr(), ema_.ptr());
   init_adversary();
 }
 
@@ -174,19 +174,17 @@ torch::Tensor VaeModel::cond_map(const Condition& c, std::int64_t batch, std::in
 }
 
 void VaeModel::configure_training(const OptimConfig& optim) {
-  optim_ = optim;
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      net_->parameters(), torch::optim::AdamWOptions(optim.lr).betas({optim.beta1, optim.beta2}).weight_decay(optim.weight_decay));
-  configure_adversary();
+  trained_.configure(optim, optim.beta1);
+  configure_adversary(optim);
 }
 
 void VaeModel::set_learning_rate(double lr) {
-  modules::set_learning_rate(*optimizer_, lr);
-  adversary_learning_rate(lr);
+  trained_.set_learning_rate(lr);
+  if (adversary_) adversary_net()->set_learning_rate(lr);
 }
 
 StepStats VaeModel::train_step(const Batch& batch, std::uint64_t seed) {
-  if (!optimizer_) throw Error("train_step before configure_training", ExitCode::kRuntime);
+  if (!trained_.configured()) throw Error("train_step before configure_training", ExitCode::kRuntime);
   if (!batch.image.defined()) throw Error("a training batch needs images", ExitCode::kRuntime);
   check_condition(batch);
   net_->train();
@@ -202,21 +200,15 @@ StepStats VaeModel::train_step(const Batch& batch, std::uint64_t seed) {
   auto z = mean + (0.5 * logvar).exp() * noise;
   auto recon = net_->decode(z, cond, emb);
   const double pixels = static_cast<double>(x[0].numel());
-  const double warm = config_.kl_warmup > 0 ? std::min(1.0, static_cast<double>(steps_ + 1) / config_.kl_warmup) : 1.0;
+  const double warm = config_.kl_warmup > 0 ? std::min(1.0, static_cast<double>(trained_.updates() + 1) / config_.kl_warmup) : 1.0;
   auto loss = torch::l1_loss(recon, x) + (config_.kl_weight * warm / pixels) * kl_divergence(mean, logvar).mean();
   loss = loss + adversarial_generator_loss(x, recon, cond);
-  StepStats stats;
-  stats.loss = loss.item<double>();
-  if (loss_hook) stats.loss = loss_hook(stats.loss);
-  if (!std::isfinite(stats.loss)) return stats;  // the trainer stops; no step is taken
-  optimizer_->zero_grad();
-  loss.backward();
-  apply_gradient_hook(*this, {net_.get()});
-  if (optim_.grad_clip > 0) stats.grad_norm = torch::nn::utils::clip_grad_norm_(net_->parameters(), optim_.grad_clip);
-  optimizer_->step();
-  adversary_step(x, recon.detach(), cond);
-  ema_update(*net_, *ema_, optim_.ema_decay, ++steps_);
-  return stats;
+  if (!adversary_) return finish_step(*this, loss.item<double>(), {loss}, {&trained_});
+  // VAE-GAN: both losses against the current discriminator, then both networks step. The VAE's
+  // loss is what the trainer logs; a non-finite discriminator loss stops it too (as in the gan).
+  auto d_loss = discriminator_loss(x, recon, cond);
+  const double d = d_loss.item<double>();
+  return finish_step(*this, std::isfinite(d) ? loss.item<double>() : d, {loss, d_loss}, {&trained_, adversary_net()});
 }
 
 std::pair<torch::Tensor, torch::Tensor> VaeModel::posterior(const torch::Tensor& image, const Condition& c) {
@@ -275,33 +267,30 @@ torch::Tensor VaeModel::sample(const Condition& c, const SampleOptions& o) {
   return decode(z, c);
 }
 
+namespace {
+const ArchiveKeys kVaeKeys{"model", "ema", "steps", "optimizer"};
+}  // namespace
+
 void VaeModel::save(torch::serialize::OutputArchive& archive) {
-  save_parameters(archive, "model", *net_);
-  save_parameters(archive, "ema", *ema_);
-  archive.write("steps", torch::tensor(steps_));
-  save_optimizer(archive, "optimizer", optimizer_.get());
+  trained_.save(archive, kVaeKeys);
   save_adversary(archive);
 }
 
 void VaeModel::load(torch::serialize::InputArchive& archive) {
-  load_parameters(archive, "model", *net_);
-  load_parameters(archive, "ema", *ema_);
-  torch::Tensor n;
-  archive.read("steps", n);
-  steps_ = n.item<std::int64_t>();
-  load_optimizer(archive, "optimizer", optimizer_.get());
+  trained_.load(archive, kVaeKeys);
   load_adversary(archive);
 }
 
 std::vector<torch::Tensor> VaeModel::weights() {
-  auto w = net_->parameters();
+  auto w = trained_.parameters();
   for (auto& t : adversary_weights()) w.push_back(t);
   return w;
 }
 
+// Every trained weight, the discriminator's too (as the gan family counts).
 std::int64_t VaeModel::parameter_count() {
   std::int64_t n = 0;
-  for (const auto& p : net_->parameters()) n += p.numel();
+  for (const auto& p : weights()) n += p.numel();
   return n;
 }
 

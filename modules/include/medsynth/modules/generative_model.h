@@ -115,6 +115,7 @@ class GenerativeModel {
   virtual void load(torch::serialize::InputArchive& archive) = 0;
   // Training weights (not EMA), in a stable order: for equality tests and checksums.
   virtual std::vector<torch::Tensor> weights() = 0;
+  // Every trained weight: weights()'s element count (a discriminator's too, in the gan and VAE-GAN).
   virtual std::int64_t parameter_count() = 0;
 };
 

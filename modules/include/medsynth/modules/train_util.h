@@ -33,6 +33,9 @@ torch::Tensor batch_randn(at::Generator& generator, torch::IntArrayRef local_sha
 // The batch's (global size, offset): (B, 0) when it is not a data-parallel slice.
 std::pair<std::int64_t, std::int64_t> global_extent(const Batch& batch);
 
+// Whether the module's weights record gradients (off while a loss passes through a network it
+// must not train, e.g. a generator's loss through the discriminator).
+void set_requires_grad(torch::nn::Module& module, bool on);
 // to = from, parameter by parameter.
 void copy_parameters(torch::nn::Module& from, torch::nn::Module& to);
 // EMA step with a warm-up of the decay: min(decay, (1 + n) / (10 + n)) after n updates.

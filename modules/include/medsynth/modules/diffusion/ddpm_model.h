@@ -13,6 +13,7 @@
 #include "medsynth/modules/diffusion/schedule.h"
 #include "medsynth/modules/generative_model.h"
 #include "medsynth/modules/nn/unet.h"
+#include "medsynth/modules/trained_net.h"
 
 namespace medsynth::modules {
 
@@ -48,17 +49,14 @@ class DdpmModel : public GenerativeModel {
   nn::UNetInput assemble(const torch::Tensor& x_t, const torch::Tensor& t, const Condition& c,
                          const torch::Tensor& present);
   void check_condition(const Condition& c) const;
-  void update_ema();
   std::vector<std::int64_t> sample_shape(const Condition& c, const SampleOptions& o) const;
   diffusion::Denoiser denoiser(const Condition& c, double guidance);
 
   ModelConfig config_;
   torch::Device device_;
   nn::UNet net_{nullptr}, ema_{nullptr};
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
-  OptimConfig optim_;
+  TrainedNet trained_;  // net_ + ema_ + AdamW
   diffusion::Schedule schedule_;
-  std::int64_t ema_updates_ = 0;
 };
 
 }  // namespace medsynth::modules

@@ -14,6 +14,7 @@
 #include "medsynth/modules/generative_model.h"
 #include "medsynth/modules/nn/blocks.h"
 #include "medsynth/modules/nn/patchgan.h"
+#include "medsynth/modules/trained_net.h"
 
 namespace medsynth::modules {
 
@@ -114,9 +115,7 @@ class GanModel : public GenerativeModel {
   gan::Pix2PixUNet unet_{nullptr}, unet_ema_{nullptr};
   gan::SpadeGenerator spade_{nullptr}, spade_ema_{nullptr};
   nn::MultiScalePatchGAN disc_{nullptr};
-  std::unique_ptr<torch::optim::AdamW> opt_g_, opt_d_;
-  OptimConfig optim_;
-  std::int64_t ema_updates_ = 0;
+  TrainedNet gen_, dis_;  // the generator with its EMA copy; the discriminator; their AdamW
   Losses last_;
 };
 

@@ -14,6 +14,7 @@
 
 #include "medsynth/modules/generative_model.h"
 #include "medsynth/modules/nn/blocks.h"
+#include "medsynth/modules/trained_net.h"
 
 namespace medsynth::modules {
 
@@ -80,19 +81,19 @@ class VaeModel : public GenerativeModel {
   ModelConfig config_;
   torch::Device device_;
   nn::VaeNet net_{nullptr}, ema_{nullptr};
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
-  OptimConfig optim_;
-  std::int64_t steps_ = 0;  // optimisation steps taken (KL warm-up, EMA warm-up)
+  TrainedNet trained_;  // net_ + ema_ + AdamW; its update count is the KL warm-up's step
 
   // VAE-GAN (adv_weight > 0): a PatchGAN on (condition, image); vae_adversary.cpp.
   struct Adversary;
   std::shared_ptr<Adversary> adversary_;
   void init_adversary();
-  void configure_adversary();
-  void adversary_learning_rate(double lr);
-  // The adversarial and discriminator-feature terms of the VAE's loss (0 without an adversary).
+  void configure_adversary(const OptimConfig& optim);
+  TrainedNet* adversary_net();  // nullptr without an adversary
+  // The adversarial and discriminator-feature terms of the VAE's loss (0 without an adversary),
+  // through a discriminator whose weights record no gradient.
   torch::Tensor adversarial_generator_loss(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& cond);
-  void adversary_step(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& cond);
+  // The discriminator's loss on the real slice and the (detached) reconstruction.
+  torch::Tensor discriminator_loss(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& cond);
   void save_adversary(torch::serialize::OutputArchive& archive);
   void load_adversary(torch::serialize::InputArchive& archive);
   std::vector<torch::Tensor> adversary_weights();
