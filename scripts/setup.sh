@@ -47,6 +47,7 @@ DATA_PKGS=(
   stunnel4                           # HTTPS in front of Orthanc in the DICOMweb TLS test
   openssl                            # the TLS tests' CA and certificates
   chromium                           # headless check that report.html renders
+  iproute2                           # ip netns / veth: the two-host data-parallel tests
 )
 
 missing=()

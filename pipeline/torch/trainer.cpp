@@ -200,7 +200,9 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   // ingests, logs and writes checkpoints; gradients are averaged over ranks every step.
   const WorldInfo world = world_from_environment();
   std::unique_ptr<DataParallel> dp;
-  if (world.world > 1) dp = std::make_unique<DataParallel>(world, std::chrono::seconds(tc.dist_timeout));
+  if (world.world > 1) {
+    dp = std::make_unique<DataParallel>(world, std::chrono::seconds(tc.dist_timeout), rank_fingerprint(cfg));
+  }
   const bool lead = world.rank == 0;
 
   if (dp && !lead) dp->barrier();  // wait for rank 0's ingest, then find its cache

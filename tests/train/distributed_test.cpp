@@ -1,5 +1,6 @@
 // Data-parallel training on c10d/Gloo over 127.0.0.1, through the real binary: 2 ranks x batch b
-// reach the parameters of 1 process x batch 2b; resume refuses another world size.
+// reach the parameters of 1 process x batch 2b; resume refuses another world size; a rank of other
+// settings or another build is refused at start-up. Across two hosts: multi_host_test.cpp.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -8,10 +9,12 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <thread>
 #include <fstream>
+#include <iterator>
+#include <thread>
 
 #include "medsynth/pipeline/checkpoint.h"
+#include "medsynth/pipeline/config.h"
 #include "medsynth/pipeline/distributed.h"
 #include "train/train_fixture.h"
 
@@ -27,23 +30,12 @@ TEST(Distributed, TwoRanksWithBatchBMatchOneProcessWithBatch2B) {
   ASSERT_EQ(one.exit_code, 0) << one.err;
   auto two = run_medsynth(common + "--train.batch 4 --nproc 2 --train.out " + tmp.str("two"), 600);
   ASSERT_EQ(two.exit_code, 0) << two.err;
-  pl::CheckpointInfo a_info, b_info;
-  auto a = pl::model_from_checkpoint(tmp.str("one/checkpoints/ckpt-00000006.pt"), "cpu", &a_info);
-  auto b = pl::model_from_checkpoint(tmp.str("two/checkpoints/ckpt-00000006.pt"), "cpu", &b_info);
-  EXPECT_EQ(b_info.world_size, 2);
-  const auto wa = a->weights(), wb = b->weights();
-  ASSERT_EQ(wa.size(), wb.size());
-  double max_diff = 0, max_change = 0;
-  auto fresh = medsynth::modules::create_model(a_info.model, torch::kCPU);
-  const auto w0 = fresh->weights();
-  for (std::size_t i = 0; i < wa.size(); ++i) {
-    max_diff = std::max(max_diff, (wa[i] - wb[i]).abs().max().item<double>());
-    max_change = std::max(max_change, (wa[i] - w0[i]).abs().max().item<double>());
-  }
+  const std::string a = tmp.str("one/checkpoints/ckpt-00000006.pt"), b = tmp.str("two/checkpoints/ckpt-00000006.pt");
+  EXPECT_EQ(pl::read_checkpoint_info(b).world_size, 2);
   // Summation order differs (all-reduce vs one batch), so equal within float tolerance; and the
   // runs did move the weights, so the comparison means something.
-  EXPECT_LT(max_diff, 1e-4) << "largest weight difference";
-  EXPECT_GT(max_change, 1e-3) << "training did not change the weights";
+  EXPECT_LT(largest_difference(weights_of(a), weights_of(b)), 1e-4) << "largest weight difference";
+  EXPECT_GT(largest_difference(weights_of(a), initial_weights(a)), 1e-3) << "training did not change the weights";
   // Only rank 0 wrote the log: one line per step.
   std::ifstream log(tmp.str("two/loss.csv"));
   std::string line;
@@ -128,4 +120,103 @@ TEST(Distributed, ARankThatDiesStopsTheOthersWithAClearErrorNotAHang) {
   std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(err.find("another rank died"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(tmp.str("run/checkpoints/ckpt-00000400.pt")));
+}
+
+// The fingerprint over the store: a rank launched with another setting is refused before training,
+// on both sides, naming the rank and the key (not its value: values may be paths).
+TEST(Distributed, ARankStartedWithOtherSettingsIsRefusedAtStartUp) {
+  TempDir tmp;
+  const std::string manifest = write_ch2_manifest(tmp.str());
+  std::ofstream(tmp.str("c.ini")) << tiny_config(manifest, tmp.str("run"), 400);
+  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(pl::free_tcp_port()) + " ";
+  const std::string train = std::string(MEDSYNTH_BINARY) + " train --config " + tmp.str("c.ini") +
+                            " --train.dist_timeout 30 --train.threads 1";
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run("cd " + tmp.str() + " || exit 9; RANK=0 LOCAL_RANK=0 " + env + train + " 2> r0.err & p=$!; RANK=1 LOCAL_RANK=1 " +
+                   env + train + " --train.lr 0.002 2> r1.err; echo $? > rc1; wait $p; echo $? > rc0",
+               120);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int rank = 0; rank < 2; ++rank) {
+    std::ifstream rc(tmp.str("rc" + std::to_string(rank)));
+    int code = -1;
+    rc >> code;
+    std::ifstream in(tmp.str("r" + std::to_string(rank) + ".err"));
+    const std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(code, 2) << "rank " << rank << ": " << err;
+    EXPECT_NE(err.find("rank 1 ("), std::string::npos) << err;
+    EXPECT_NE(err.find("other settings"), std::string::npos) << err;
+    EXPECT_NE(err.find("differing: train.lr)"), std::string::npos) << err;
+    EXPECT_NE(err.find("refused before training"), std::string::npos) << err;
+  }
+  EXPECT_TRUE(pl::list_checkpoints(tmp.str("run/checkpoints")).empty());
+  EXPECT_FALSE(fs::exists(tmp.str("run/loss.csv"))) << "a refused rank must not start training";
+  EXPECT_LT(secs, 60) << "refused at start-up, not after a time-out";
+}
+
+// The build's part of the fingerprint (medsynth version and commit, LibTorch): two ranks in this
+// process, one claiming another build, are both refused by DataParallel itself.
+TEST(Distributed, ARankOfAnotherBuildIsRefusedAtStartUp) {
+  const pl::RunConfig cfg;
+  const std::string ours = pl::rank_fingerprint(cfg);
+  ASSERT_EQ(ours.rfind("code medsynth ", 0), 0u) << ours;
+  const std::string other = "code medsynth 0.0.9 (abc1234), libtorch 1.13.0" + ours.substr(ours.find('\n'));
+  const int port = pl::free_tcp_port();
+  std::string errors[2];
+  int codes[2] = {0, 0};
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.emplace_back([&, r] {
+      pl::WorldInfo w;
+      w.rank = w.local_rank = r;
+      w.world = 2;
+      w.master_port = port;
+      w.launcher = "torchrun";
+      try {
+        pl::DataParallel dp(w, std::chrono::seconds(20), r == 0 ? ours : other);
+      } catch (const medsynth::Error& e) {
+        errors[r] = e.what();
+        codes[r] = static_cast<int>(e.code());
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(codes[r], 2) << "rank " << r << ": " << errors[r];
+    EXPECT_NE(errors[r].find("another medsynth build (code medsynth 0.0.9 (abc1234)"), std::string::npos) << errors[r];
+    EXPECT_NE(errors[r].find("rank 1 ("), std::string::npos) << errors[r];
+  }
+}
+
+TEST(Distributed, AnInterfaceThisHostLacksIsRefusedNamingTheOnesItHas) {
+  ::setenv("GLOO_SOCKET_IFNAME", "nosuch0", 1);
+  pl::WorldInfo w;
+  w.world = 2;
+  w.master_port = pl::free_tcp_port();
+  try {
+    pl::DataParallel dp(w, std::chrono::seconds(5), "x");
+    ADD_FAILURE() << "joined with a missing interface";
+  } catch (const medsynth::Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(e.code(), medsynth::ExitCode::kUsage) << m;
+    EXPECT_NE(m.find("GLOO_SOCKET_IFNAME=nosuch0: this host has no interface of that name"), std::string::npos) << m;
+    EXPECT_NE(m.find(" lo"), std::string::npos) << "the interfaces there are: " << m;
+  }
+  ::unsetenv("GLOO_SOCKET_IFNAME");
+}
+
+// medsynth run across ranks is not built: launched as a rank it is refused before it writes anything,
+// instead of every rank taking the run folder and rank 0 waiting in training for the others.
+TEST(Distributed, TheStageRunnerLaunchedAsOneOfSeveralRanksIsRefused) {
+  TempDir tmp;
+  const std::string manifest = write_ch2_manifest(tmp.str());
+  std::ofstream(tmp.str("c.ini")) << tiny_config(manifest, tmp.str("run"), 4);
+  auto r = run("WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 " + std::string(MEDSYNTH_BINARY) + " run " +
+                   tmp.str("c.ini"),
+               60);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("run: started as rank 1 of 2 (torchrun environment); the stage runner runs on one process"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(tmp.str("run"))) << "nothing may be written";
 }

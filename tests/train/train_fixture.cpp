@@ -4,9 +4,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <limits>
 
 #include "medsynth/io/volume_io.h"
+#include "medsynth/modules/generative_model.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/slice_dataset.h"
 
@@ -116,6 +119,21 @@ bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::
     if (!torch::equal(a[i], b[i])) return false;
   }
   return true;
+}
+
+double largest_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  double out = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].sizes().equals(b[i].sizes())) return std::numeric_limits<double>::infinity();
+    out = std::max(out, (a[i] - b[i]).abs().max().item<double>());
+  }
+  return out;
+}
+
+std::vector<torch::Tensor> initial_weights(const std::string& checkpoint) {
+  const auto info = pipeline::read_checkpoint_info(checkpoint);
+  return modules::create_model(info.model, torch::kCPU)->weights();
 }
 
 }  // namespace medsynth::test

@@ -37,5 +37,10 @@ std::string ch2_tissue_map();
 // bit (the resume tests: an interrupted run ends where an uninterrupted one does).
 std::vector<torch::Tensor> weights_of(const std::string& checkpoint);
 bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
+// The largest absolute difference between two such lists (infinity when their shapes differ), and
+// the weights of the untrained model a checkpoint's config builds (the data-parallel tests: equal
+// within float tolerance, and training moved the weights).
+double largest_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
+std::vector<torch::Tensor> initial_weights(const std::string& checkpoint);
 
 }  // namespace medsynth::test

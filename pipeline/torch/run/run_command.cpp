@@ -4,6 +4,7 @@
 
 #include "../command_util.h"
 #include "medsynth/pipeline/command.h"
+#include "medsynth/pipeline/distributed.h"
 #include "medsynth/pipeline/run.h"
 #include "medsynth/pipeline/torch_commands.h"
 
@@ -21,6 +22,14 @@ int finish_run(const RunSummary& s) {
 namespace {
 
 int run_run(const po::variables_map& vm) {
+  // Across ranks (torchrun, srun) the runner is not built yet: every rank would take the run folder
+  // and rank 0 would wait in training for ranks that never join. Refused before anything is written.
+  const WorldInfo world = world_from_environment();
+  if (world.world > 1) {
+    throw UsageError("run: started as rank " + std::to_string(world.rank) + " of " + std::to_string(world.world) +
+                     " (" + world.launcher + " environment); the stage runner runs on one process: start it once "
+                     "(srun -n 1), or train on the ranks with 'medsynth train' (docs/distributed.md)");
+  }
   const std::string path = vm["config"].as<std::string>();
   const RunConfig cfg = load_config(path, overrides_of(vm));
   RunOptions o;

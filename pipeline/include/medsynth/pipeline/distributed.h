@@ -24,9 +24,18 @@ WorldInfo world_from_environment();
 // The first host of a Slurm node list: "gpu[03-05,07],cpu1" -> "gpu03".
 std::string first_slurm_host(const std::string& nodelist);
 
+// What every rank of one run must share, compared over the store before any training: the settings
+// that shape the trajectory (to_ini without train.threads and train.device, which may differ per
+// rank), the medsynth version and commit, and LibTorch's version. "config X; code Y; libtorch Z".
+struct RunConfig;
+std::string rank_fingerprint(const RunConfig& config);
+
 class DataParallel {
  public:
-  DataParallel(const WorldInfo& world, std::chrono::seconds timeout);
+  // Joins the group; before that every rank publishes its fingerprint and address in the store and
+  // a rank whose fingerprint differs from rank 0's is refused (exit 2, on both sides, naming the
+  // rank, its host and what differs). A failed collective names the peers it was waiting for.
+  DataParallel(const WorldInfo& world, std::chrono::seconds timeout, const std::string& fingerprint);
   ~DataParallel();
   int rank() const { return world_.rank; }
   int world() const { return world_.world; }
@@ -38,9 +47,13 @@ class DataParallel {
   void barrier();
 
  private:
+  template <typename Fn>
+  void collective(const char* what, Fn fn);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   WorldInfo world_;
+  std::chrono::seconds timeout_;
+  std::vector<std::string> hosts_;  // "host, address via interface" of every rank, for errors
 };
 
 // A free TCP port on 127.0.0.1 (for --nproc's MASTER_PORT).
