@@ -215,7 +215,30 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("export.port", key(&c.exporting.port), "the PACS's DICOM port")
       ("export.aet", key(&c.exporting.aet), "this client's (calling) AE title")
       ("export.aec", key(&c.exporting.aec), "the PACS's (called) AE title")
-      ("export.timeout", key(&c.exporting.timeout), "seconds to wait to connect and for each message");
+      ("export.timeout", key(&c.exporting.timeout), "seconds to wait to connect and for each message")
+      ("utility.enabled", key(&c.utility.enabled),
+       "medsynth run: train a segmenter on real, synthetic and mixed slices and score it on the held-out real slices")
+      ("utility.generator", key(&c.utility.generator),
+       "generator checkpoint or run folder for the synthetic pairs (empty: the newest in train.out)")
+      ("utility.out", key(&c.utility.out), "medsynth utility: output folder (empty: <train.out>/utility)")
+      ("utility.steps", key(&c.utility.steps), "segmenter training steps, the same for every regime")
+      ("utility.batch", key(&c.utility.batch), "segmenter batch, the same for every regime")
+      ("utility.seed", key(&c.utility.seed), "seed of the segmenter's batches, deformations and bootstrap")
+      ("utility.lr", key(&c.utility.lr), "segmenter AdamW learning rate (warm-up, cosine decay)")
+      ("utility.channels", key(&c.utility.channels), "segmenter U-Net width per level")
+      ("utility.checkpoint_every", key(&c.utility.checkpoint_every), "segmenter checkpoint interval in steps")
+      ("utility.fractions", key(&c.utility.fractions),
+       "the scarcity curve: fractions of the real training slices, each with and without synthetic pairs")
+      ("utility.synthetic_per_real", key(&c.utility.synthetic_per_real),
+       "synthetic pairs sampled from each real training slice's label map")
+      ("utility.sources", key(&c.utility.sources),
+       "label maps of the synthetic pairs, taken in turn: labels (the training maps) | elastic (smooth random "
+       "deformations of them: new anatomy)")
+      ("utility.elastic_amplitude", key(&c.utility.elastic_amplitude),
+       "RMS displacement of the elastic deformations, in slice pixels")
+      ("utility.elastic_smoothness", key(&c.utility.elastic_smoothness),
+       "Gaussian sigma of the deformations' displacement field, in slice pixels")
+      ("utility.bootstrap", key(&c.utility.bootstrap), "resamples of the test slices for the 95% intervals");
   return d;
 }
 

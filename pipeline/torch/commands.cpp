@@ -249,7 +249,7 @@ Command make_sample_command() {
 
 const std::vector<Command>& torch_commands() {
   static const std::vector<Command> commands = {make_train_command(), make_sample_command(), make_edit_command(),
-                                                make_run_command(), make_demo_command()};
+                                                make_run_command(), make_demo_command(), make_utility_command()};
   return commands;
 }
 

@@ -168,11 +168,10 @@ void truncate_log(const fs::path& log, std::int64_t done_steps) {
 
 }  // namespace
 
-std::string resolve_autoencoder(const std::string& path) {
-  if (path.empty()) throw ConfigError("model.family = ldm needs model.autoencoder: a vae checkpoint or its run folder");
+std::string resolve_checkpoint(const std::string& path, const std::string& key, const std::string& what) {
   std::error_code ec;
   if (!fs::is_directory(path, ec)) {
-    if (!fs::exists(path, ec)) throw io::Error(path, "model.autoencoder: no such checkpoint or run folder (train the vae first)");
+    if (!fs::exists(path, ec)) throw io::Error(path, key + ": no such checkpoint or run folder (train the " + what + " first)");
     return path;
   }
   // A run folder: `medsynth train`'s (checkpoints/) or `medsynth run`'s (train/checkpoints/).
@@ -180,7 +179,12 @@ std::string resolve_autoencoder(const std::string& path) {
     const auto all = list_checkpoints((fs::path(path) / sub).string());
     if (!all.empty()) return fs::path(all.back()).lexically_normal().string();
   }
-  throw io::Error(path, "model.autoencoder: this folder holds no checkpoint (train the vae first)");
+  throw io::Error(path, key + ": this folder holds no checkpoint (train the " + what + " first)");
+}
+
+std::string resolve_autoencoder(const std::string& path) {
+  if (path.empty()) throw ConfigError("model.family = ldm needs model.autoencoder: a vae checkpoint or its run folder");
+  return resolve_checkpoint(path, "model.autoencoder", "vae");
 }
 
 TrainResult train(const RunConfig& cfg, bool resume) {

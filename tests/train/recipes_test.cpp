@@ -31,7 +31,8 @@ TEST(SlowRecipes, EveryShippedConfigRunsEveryStageWithFewSteps) {
   data_file(kTemplates + "aal.nii.gz", "mricron-data");
   TempDir tmp;
   const std::string fast = " --train.steps 2 --train.batch 2 --train.warmup 0 --train.checkpoint_every 2"
-                           " --train.threads 1 --sample.steps 2 --sample.batch 64";
+                           " --train.threads 1 --sample.steps 2 --sample.batch 64"
+                           " --utility.steps 2 --utility.batch 2 --utility.fractions 0.5,1 --utility.bootstrap 10";
   auto names = all_recipes();
   ASSERT_GE(names.size(), 8u) << "a recipe is missing from configs/";
   // The vae before the ldm that needs it.
@@ -52,6 +53,10 @@ TEST(SlowRecipes, EveryShippedConfigRunsEveryStageWithFewSteps) {
       EXPECT_TRUE(fs::exists(out + "/" + stage + "/stage.json")) << name << ": no " << stage << " stage";
     }
     EXPECT_NE(r.out.find("report: "), std::string::npos) << name << ": " << r.out;
+    if (name.find("utility") != std::string::npos) {
+      EXPECT_TRUE(fs::exists(out + "/utility/report.json")) << "the utility recipe wrote no utility report";
+      EXPECT_NE(r.out.find("utility:  real "), std::string::npos) << r.out;
+    }
     if (name.find("augmentation") != std::string::npos) {
       EXPECT_TRUE(fs::exists(out + "/sample/pairs/pairs.csv")) << "the augmentation recipe wrote no pairs";
     }

@@ -64,6 +64,7 @@ Stage train_stage();
 Stage sample_stage();
 Stage evaluate_stage();
 Stage export_stage();
+Stage utility_stage();  // stage_utility.cpp: utility.enabled
 Stage report_stage();
 
 // ---- fingerprints (fingerprint.cpp) ----

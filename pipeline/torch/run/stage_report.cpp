@@ -5,6 +5,7 @@
 
 #include "medsynth/io/atomic_output.h"
 #include "medsynth/pipeline/model_card.h"
+#include "medsynth/pipeline/utility.h"
 #include "medsynth/text.h"
 #include "medsynth/version.h"
 #include "stage.h"
@@ -46,7 +47,13 @@ json run_report(Context& ctx, json& artefacts) {
       << r["psnr"].dump() << "</td><td>" << r["mae"].dump() << "</td><td>"
       << (r.value("masked", false) ? "held-out slab" : "whole volume") << "</td></tr>\n";
   }
-  h << "</table>\n<h2>Stages</h2>\n<table><tr><th>stage</th><th>status</th><th>seconds</th><th>finished</th>"
+  h << "</table>\n";
+  // The utility stage's figures (its own report.html has the same section).
+  if (ctx.records.count("utility") && ctx.outputs("utility").value("enabled", false)) {
+    std::ifstream in(ctx.resolve(ctx.outputs("utility").at("report").get<std::string>()));
+    if (in) h << utility_html_section(json::parse(in));
+  }
+  h << "<h2>Stages</h2>\n<table><tr><th>stage</th><th>status</th><th>seconds</th><th>finished</th>"
        "<th>fingerprint</th></tr>\n";
   for (const auto& st : stages()) {
     const std::string& s = st.name;
@@ -88,7 +95,7 @@ json run_report(Context& ctx, json& artefacts) {
 Stage report_stage() {
   Stage s;
   s.name = "report";
-  s.inputs = [](const Context& ctx) { return upstream_ids(ctx, {"ingest", "train", "sample", "evaluate", "export"}); };
+  s.inputs = [](const Context& ctx) { return upstream_ids(ctx, {"ingest", "train", "sample", "evaluate", "export", "utility"}); };
   s.run = run_report;
   return s;
 }

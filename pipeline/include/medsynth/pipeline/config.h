@@ -102,6 +102,26 @@ struct ExportConfig {
   int timeout = 30;
 };
 
+// `medsynth utility` and the runner's [utility] stage: does synthetic data help a segmenter?
+// Every regime trains the same segmenter for the same steps, batch and seed (docs/metrics.md).
+struct UtilityConfig {
+  bool enabled = false;              // medsynth run: run the utility stage
+  std::string generator;             // generator checkpoint or run folder ("" = train.out's newest)
+  std::string out;                   // "" = <train.out>/utility
+  int steps = 300;
+  int batch = 16;
+  int seed = 1;
+  double lr = 1e-3;
+  std::string channels = "16,32,64"; // segmenter U-Net width per level
+  int checkpoint_every = 100;
+  std::string fractions = "0.1,0.25,0.5,1";  // the scarcity curve: fractions of the real training slices
+  int synthetic_per_real = 1;        // synthetic pairs made from each real training slice's label map
+  std::string sources = "labels,elastic";  // label maps of the synthetic pairs: labels (as they are) | elastic
+  double elastic_amplitude = 3.0;    // RMS displacement of the elastic deformation, in slice pixels
+  double elastic_smoothness = 4.0;   // Gaussian sigma of the displacement field, in slice pixels
+  int bootstrap = 1000;              // resamples of the test slices for the 95% intervals
+};
+
 struct RunConfig {
   DataConfig data;
   modules::ModelConfig model;
@@ -109,6 +129,7 @@ struct RunConfig {
   TrainConfig train;
   SampleConfig sample;
   ExportConfig exporting;         // [export] (export is a C++ keyword)
+  UtilityConfig utility;
 };
 
 // Declares every key bound to `config`'s fields (defaults = their current values).

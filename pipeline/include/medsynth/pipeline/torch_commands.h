@@ -11,6 +11,7 @@ Command make_sample_command();
 Command make_edit_command();  // edit.cpp
 Command make_run_command();   // run/run_command.cpp
 Command make_demo_command();  // run/demo_command.cpp
+Command make_utility_command();  // utility_command.cpp
 const std::vector<Command>& torch_commands();
 
 // Names and one-line summaries of the module's commands, known to the executable without
@@ -25,6 +26,7 @@ inline const LazyCommand kTorchCommands[] = {
     {"edit", "edit scans with a trained model: interpolate, inpaint, sketch"},
     {"run", "run a config's stages: ingest, train, sample, evaluate, export, report"},
     {"demo", "the demo: train on Colin27's tissue map, synthesise the T1, evaluate, export (built-in config)"},
+    {"utility", "train a segmenter on real, synthetic and mixed slices; Dice on held-out real slices"},
 };
 
 }  // namespace medsynth::pipeline

@@ -43,6 +43,9 @@ std::uint64_t batch_bytes(const modules::ModelConfig& model, std::int64_t slices
 double coordinate_scale(bool native, double pixel, int canvas_width);
 torch::Tensor pixel_coordinates(int canvas_width, int canvas_height, int x0, int y0, int width, int height, double scale);
 
+// A checkpoint named by config key `key`: the file, or the newest checkpoint of a run folder
+// (`medsynth train`'s or `medsynth run`'s); errors name the key and say to train the `what` first.
+std::string resolve_checkpoint(const std::string& path, const std::string& key, const std::string& what);
 // model.autoencoder of an ldm: a checkpoint, or a run folder whose newest checkpoint is taken.
 std::string resolve_autoencoder(const std::string& path);
 
