@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "dicom_common.h"
+#include "dicom_tls.h"
 #include "file_utils.h"
 #include "medsynth/io/atomic_folder.h"
 #include "medsynth/io/error.h"
@@ -74,9 +75,16 @@ std::string explain(const OFCondition& c) {
   return text;
 }
 
-class Client : public DcmSCU {
+// Owns the TLS layer of a Client: a base before DcmSCU, so the layer outlives DcmSCU's
+// destructor, which still closes the network through it.
+struct TlsLayerOwner {
+  std::unique_ptr<DcmTLSTransportLayer> tls;
+};
+
+class Client : private TlsLayerOwner, public DcmSCU {
  public:
   explicit Client(const PacsPeer& peer) : peer_(peer) {
+    if (peer.tls) tls = detail::make_tls_layer(peer);  // used once the network exists (connect)
     setAETitle(peer.calling_aet.c_str());
     setPeerHostName(peer.host.c_str());
     setPeerPort(static_cast<Uint16>(peer.port));
@@ -96,7 +104,14 @@ class Client : public DcmSCU {
   void connect(const std::string& what) {
     OFCondition c = initNetwork();
     if (c.bad()) fail(peer_, what + ": cannot initialise the network: " + c.text());
+    if (tls) {
+      c = useSecureConnection(tls.get());
+      if (c.bad()) fail(peer_, what + ": DICOM TLS: " + c.text());
+    }
     c = negotiateAssociation();
+    if (c.bad() && peer_.tls && c != DUL_ASSOCIATIONREJECTED && explain(c).rfind("connection refused", 0) != 0) {
+      fail(peer_, what + ": " + detail::explain_tls_failure(c.text(), peer_));
+    }
     if (c.bad()) fail(peer_, what + ": " + explain(c));
   }
 
@@ -480,6 +495,9 @@ PullResult pacs_pull(const PacsPeer& peer, const PullOptions& options, const std
     result.files = scu.received;
   } else {
     if (options.move_port <= 0 || options.move_port > 65535) throw UsageError("pacs pull --method move needs --move-port");
+    if (peer.tls) {
+      throw UsageError("pacs pull: --method move cannot use --tls (DCMTK 3.6.7's storage SCP has no TLS); pull by C-GET");
+    }
     const std::string dest = options.move_aet.empty() ? peer.calling_aet : options.move_aet;
     MoveReceiver receiver(target.temp_dir(), dest, options.move_port, peer.timeout_s, peer);
     if (!receiver.setup_error.empty()) fail(peer, "C-MOVE: storage SCP set-up: " + receiver.setup_error);

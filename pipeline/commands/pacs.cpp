@@ -18,6 +18,15 @@ io::PacsPeer peer_from(const po::variables_map& vm) {
   p.calling_aet = vm["aet"].as<std::string>();
   p.called_aet = vm["aec"].as<std::string>();
   p.timeout_s = vm["timeout"].as<int>();
+  p.tls = vm.count("tls") > 0;
+  p.tls_ca_file = vm["ca-file"].as<std::string>();
+  p.tls_cert = vm["cert"].as<std::string>();
+  p.tls_key = vm["key"].as<std::string>();
+  if (!p.tls) {
+    for (const char* only : {"ca-file", "cert", "key"}) {
+      if (!vm[only].as<std::string>().empty()) throw UsageError(std::string("pacs: --") + only + " needs --tls or --dicomweb");
+    }
+  }
   if (p.port <= 0 || p.port > 65535) throw UsageError("pacs: --port must be 1..65535");
   if (p.timeout_s <= 0) throw UsageError("pacs: --timeout must be positive (seconds)");
   for (const auto* aet : {&p.calling_aet, &p.called_aet}) {
@@ -122,10 +131,13 @@ int run_pacs(const po::variables_map& vm) {
       vm.count("paths") ? vm["paths"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (action != "push" && !paths.empty()) throw UsageError("pacs " + action + ": unexpected argument '" + paths.front() + "'");
   const bool known = action == "echo" || action == "find" || action == "push" || action == "pull";
-  if (known && !vm["dicomweb"].as<std::string>().empty()) return run_dicomweb(vm, action, paths);
-  for (const char* only : {"auth-file", "ca-file"}) {
-    if (known && !vm[only].as<std::string>().empty()) throw UsageError(std::string("pacs: --") + only + " needs --dicomweb");
+  if (known && !vm["dicomweb"].as<std::string>().empty()) {
+    if (vm.count("tls") || !vm["cert"].as<std::string>().empty() || !vm["key"].as<std::string>().empty()) {
+      throw UsageError("pacs: --tls, --cert and --key are for DIMSE; DICOMweb is encrypted by an https:// URL");
+    }
+    return run_dicomweb(vm, action, paths);
   }
+  if (known && !vm["auth-file"].as<std::string>().empty()) throw UsageError("pacs: --auth-file needs --dicomweb");
   const io::PacsPeer peer = peer_from(vm);
   if (action == "echo") {
     io::pacs_echo(peer);
@@ -163,7 +175,7 @@ Command make_pacs_command() {
   Command c;
   c.name = "pacs";
   c.summary = "talk to a PACS: echo, find, pull (C-GET/C-MOVE) and push (C-STORE), or the same over DICOMweb";
-  c.usage = "medsynth pacs echo|find|pull|push [FILE|FOLDER ...] [--host H] [--port P] [--aet A] [--aec A] [--dicomweb URL]";
+  c.usage = "medsynth pacs echo|find|pull|push [FILE|FOLDER ...] [--host H] [--port P] [--aet A] [--aec A] [--tls] [--dicomweb URL]";
   c.details =
       "echo   C-ECHO: is the server there and does it accept this AE title?\n"
       "find   C-FIND at --level patient|study|series|image with the filters below (* and ? match).\n"
@@ -177,6 +189,8 @@ Command make_pacs_command() {
       "Credentials never go on the command line: --auth-file FILE or the environment variable\n"
       "MEDSYNTH_DICOMWEB_AUTH holds USER:PASSWORD (basic) or 'Bearer TOKEN'. HTTPS trusts the\n"
       "system's CAs, or --ca-file. Answers 429 and 503 are retried (--retries) with back-off.\n"
+      "With --tls, DIMSE goes over DICOM TLS: the server's certificate must be signed by --ca-file's\n"
+      "CA (or a system CA); --cert and --key give this client's own certificate. C-MOVE has no TLS.\n"
       "Network failures (server down, association refused, credentials refused, untrusted certificate,\n"
       "timeout, connection lost) exit with 3; a series or study that the server does not hold exits\n"
       "with 2. See docs/pacs.md.";
@@ -209,7 +223,10 @@ Command make_pacs_command() {
         ("auth-file", po::value<std::string>()->default_value(""),
          "DICOMweb: file whose first line is USER:PASSWORD or 'Bearer TOKEN' (else MEDSYNTH_DICOMWEB_AUTH)")
         ("ca-file", po::value<std::string>()->default_value(""),
-         "DICOMweb over https: PEM file of the CA(s) to trust (default: the system's CA store)")
+         "DICOMweb over https, or --tls: PEM file of the CA(s) to trust (default: the system's CA store)")
+        ("tls", "DIMSE over DICOM TLS (TLS 1.2+, BCP 195): the server's certificate must be signed by a trusted CA")
+        ("cert", po::value<std::string>()->default_value(""), "--tls: this client's certificate (PEM), for servers that ask")
+        ("key", po::value<std::string>()->default_value(""), "--tls: the private key of --cert (PEM, no password)")
         ("retries", po::value<int>()->default_value(4), "DICOMweb: retries of a request answered 429 or 503")
         ("limit-rate", po::value<int>()->default_value(0), "DICOMweb: KiB/s a transfer may use (0: no limit)");
     p.add("action", 1).add("paths", -1);

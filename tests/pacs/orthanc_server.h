@@ -53,6 +53,10 @@ class OrthancServer {
     // The port Orthanc sends C-MOVE sub-operations for the AE MEDSYNTH to (0: move_port()); a
     // test puts a relay there.
     int move_to_port = 0;
+    // DICOM TLS on the DICOM port (Orthanc's DicomTls* options) with this server certificate and
+    // key and this CA trusted; with a client certificate, Orthanc requires one from every caller
+    // (that one is used for the readiness echo).
+    std::string tls_cert, tls_key, tls_ca, tls_client_cert, tls_client_key;
   };
   static constexpr const char* kBinary = "/usr/sbin/Orthanc";
   static constexpr const char* kDicomWebPlugin = "/usr/lib/orthanc/libOrthancDicomWeb.so.1.7";
@@ -94,6 +98,13 @@ class OrthancServer {
                           << (options.user.empty() ? std::string()
                                                    : "  \"RegisteredUsers\": {\"" + options.user + "\": \"" + options.password + "\"},\n")
                           << (lua.empty() ? std::string() : "  \"LuaScripts\": [\"" + lua + "\"],\n")
+                          << (options.tls_cert.empty()
+                                  ? std::string()
+                                  : "  \"DicomTlsEnabled\": true,\n  \"DicomTlsCertificate\": \"" + options.tls_cert +
+                                        "\",\n  \"DicomTlsPrivateKey\": \"" + options.tls_key +
+                                        "\",\n  \"DicomTlsTrustedCertificates\": \"" + options.tls_ca +
+                                        "\",\n  \"DicomTlsRemoteCertificateRequired\": " +
+                                        (options.tls_client_cert.empty() ? "false" : "true") + ",\n")
                           << "  \"DicomCheckCalledAet\": " << (options.check_called_aet ? "true" : "false") << ",\n"
                           // No fsync per stored file: a throw-away server, and 10x faster pushes.
                           << "  \"SyncStorageArea\": false,\n"
@@ -115,6 +126,10 @@ class OrthancServer {
     io::PacsPeer peer;
     peer.port = dicom_port_;
     peer.timeout_s = 2;
+    peer.tls = !options.tls_cert.empty();
+    peer.tls_ca_file = options.tls_ca;
+    peer.tls_cert = options.tls_client_cert;
+    peer.tls_key = options.tls_client_key;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
       if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {

@@ -15,6 +15,11 @@ struct PacsPeer {
   std::string calling_aet = "MEDSYNTH";  // this client's AE title
   std::string called_aet = "ORTHANC";    // the PACS's AE title
   int timeout_s = 30;                    // connect, association and each DIMSE message
+  // DICOM TLS (DCMTK's dcmtls, BCP 195 profile): the server's certificate verified against
+  // tls_ca_file (empty: the system's CAs); this client's certificate and key when the server
+  // asks for one. C-MOVE is refused with TLS (DCMTK 3.6.7's storage SCP has no TLS).
+  bool tls = false;
+  std::string tls_ca_file, tls_cert, tls_key;
   std::string describe() const;
 };
 
