@@ -238,18 +238,18 @@ TrainResult train(const RunConfig& cfg, bool resume) {
       }
     }
   }
-  if (mc.family == "ldm") mc.autoencoder = resolve_autoencoder(mc.autoencoder);
-  auto model = modules::create_model(mc, device);
-  if (mc.family == "ldm") {
-    // The ldm is given its vae, built here from the checkpoint (a resumed ldm's own checkpoint
-    // then brings the same vae's weights with it).
-    CheckpointInfo vae_info;
   // The batch every step assembles (train.batch slices per rank), before anything else is made.
   {
     const int bw = patches ? mc.image_size : data.width(), bh = patches ? mc.image_size : data.height();
     require_memory(batch_bytes(mc, tc.batch, bw, bh), "training batch of " + std::to_string(tc.batch) + " slices of " +
                                                           std::to_string(bw) + "x" + std::to_string(bh) + " (train.batch)");
   }
+  if (mc.family == "ldm") mc.autoencoder = resolve_autoencoder(mc.autoencoder);
+  auto model = modules::create_model(mc, device);
+  if (mc.family == "ldm") {
+    // The ldm is given its vae, built here from the checkpoint (a resumed ldm's own checkpoint
+    // then brings the same vae's weights with it).
+    CheckpointInfo vae_info;
     dynamic_cast<modules::LdmModel&>(*model).set_autoencoder(model_from_checkpoint(mc.autoencoder, device.str(), &vae_info));
   }
   model->configure_training(cfg.optim);
