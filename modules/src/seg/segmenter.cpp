@@ -1,9 +1,7 @@
 #include "medsynth/modules/seg/segmenter.h"
 
-#include <cmath>
-
 #include "medsynth/modules/seed.h"
-#include "medsynth/modules/train_util.h"
+#include "medsynth/modules/trained_net.h"
 
 namespace medsynth::modules {
 
@@ -33,18 +31,12 @@ SegmenterModel::SegmenterModel(const ModelConfig& config, torch::Device device) 
   ema_ = nn::UNet(unet, 1, config_.label_classes);
   net_->to(device_);
   ema_->to(device_);
-  copy_parameters(*net_, *ema_);
-  for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+  trained_ = TrainedNet(net_.ptr(), ema_.ptr());
 }
 
-void SegmenterModel::configure_training(const OptimConfig& optim) {
-  optim_ = optim;
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      net_->parameters(),
-      torch::optim::AdamWOptions(optim.lr).betas({optim.beta1, optim.beta2}).weight_decay(optim.weight_decay));
-}
+void SegmenterModel::configure_training(const OptimConfig& optim) { trained_.configure(optim, optim.beta1); }
 
-void SegmenterModel::set_learning_rate(double lr) { modules::set_learning_rate(*optimizer_, lr); }
+void SegmenterModel::set_learning_rate(double lr) { trained_.set_learning_rate(lr); }
 
 torch::Tensor SegmenterModel::logits(nn::UNet& net, const torch::Tensor& images) {
   nn::UNetInput in;
@@ -54,7 +46,7 @@ torch::Tensor SegmenterModel::logits(nn::UNet& net, const torch::Tensor& images)
 }
 
 StepStats SegmenterModel::train_step(const Batch& batch, std::uint64_t seed) {
-  if (!optimizer_) throw Error("train_step before configure_training", ExitCode::kRuntime);
+  if (!trained_.configured()) throw Error("train_step before configure_training", ExitCode::kRuntime);
   if (!batch.image.defined() || !batch.labels.defined() || batch.labels.size(1) != config_.label_classes) {
     throw Error("a segmenter batch needs images and one-hot labels of " + std::to_string(config_.label_classes) +
                     " classes", ExitCode::kRuntime);
@@ -63,17 +55,7 @@ StepStats SegmenterModel::train_step(const Batch& batch, std::uint64_t seed) {
   torch::manual_seed(derive_seed(seed, static_cast<std::uint64_t>(batch.global_offset), 1));  // dropout
   const auto target = batch.labels.argmax(1).to(device_);
   auto loss = segmentation_loss(logits(net_, batch.image), target);
-  StepStats stats;
-  stats.loss = loss.item<double>();
-  if (loss_hook) stats.loss = loss_hook(stats.loss);
-  if (!std::isfinite(stats.loss)) return stats;  // the caller stops; no step is taken
-  optimizer_->zero_grad();
-  loss.backward();
-  apply_gradient_hook(*this, {net_.get()});
-  if (optim_.grad_clip > 0) stats.grad_norm = torch::nn::utils::clip_grad_norm_(net_->parameters(), optim_.grad_clip);
-  optimizer_->step();
-  ema_update(*net_, *ema_, optim_.ema_decay, ++ema_updates_);
-  return stats;
+  return finish_step(*this, loss.item<double>(), {loss}, {&trained_});
 }
 
 torch::Tensor SegmenterModel::sample(const Condition&, const SampleOptions&) {
@@ -86,26 +68,10 @@ torch::Tensor SegmenterModel::predict(const torch::Tensor& images) {
   return logits(ema_, images);
 }
 
-void SegmenterModel::save(torch::serialize::OutputArchive& archive) {
-  save_parameters(archive, "model", *net_);
-  save_parameters(archive, "ema", *ema_);
-  archive.write("ema_updates", torch::tensor(ema_updates_));
-  save_optimizer(archive, "optimizer", optimizer_.get());
-}
+void SegmenterModel::save(torch::serialize::OutputArchive& archive) { trained_.save(archive, ArchiveKeys{}); }
 
-void SegmenterModel::load(torch::serialize::InputArchive& archive) {
-  load_parameters(archive, "model", *net_);
-  load_parameters(archive, "ema", *ema_);
-  torch::Tensor n;
-  archive.read("ema_updates", n);
-  ema_updates_ = n.item<std::int64_t>();
-  load_optimizer(archive, "optimizer", optimizer_.get());
-}
+void SegmenterModel::load(torch::serialize::InputArchive& archive) { trained_.load(archive, ArchiveKeys{}); }
 
-std::int64_t SegmenterModel::parameter_count() {
-  std::int64_t n = 0;
-  for (const auto& p : net_->parameters()) n += p.numel();
-  return n;
-}
+std::int64_t SegmenterModel::parameter_count() { return trained_.parameter_count(); }
 
 }  // namespace medsynth::modules

@@ -10,6 +10,7 @@
 
 #include "medsynth/modules/generative_model.h"
 #include "medsynth/modules/nn/unet.h"
+#include "medsynth/modules/trained_net.h"
 
 namespace medsynth::modules {
 
@@ -36,7 +37,7 @@ class SegmenterModel : public GenerativeModel {
 
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
-  std::vector<torch::Tensor> weights() override { return net_->parameters(); }
+  std::vector<torch::Tensor> weights() override { return trained_.parameters(); }
   std::int64_t parameter_count() override;
 
  private:
@@ -44,10 +45,8 @@ class SegmenterModel : public GenerativeModel {
 
   ModelConfig config_;
   torch::Device device_;
-  OptimConfig optim_;
   nn::UNet net_{nullptr}, ema_{nullptr};
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
-  std::int64_t ema_updates_ = 0;
+  TrainedNet trained_;  // net_ + ema_ + AdamW
 };
 
 }  // namespace medsynth::modules
