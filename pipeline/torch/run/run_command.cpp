@@ -46,14 +46,15 @@ int run_run(const po::variables_map& vm) {
 Command make_run_command() {
   Command c;
   c.name = "run";
-  c.summary = "run a config's stages: ingest, train, sample, evaluate, export, report";
+  c.summary = "run a config's stages: ingest, train, sample, evaluate, export, utility, report";
   c.usage = "medsynth run CONFIG.ini [--from STAGE | --only STAGE] [--force STAGE ...] [--section.key value ...]";
   c.details =
-      "Runs ingest -> train -> sample -> evaluate -> export -> report into the run folder train.out,\n"
-      "one sub-folder per stage with its artefacts and stage.json (fingerprint of the settings and\n"
-      "inputs it reads, versions, seeds, timings, status). A stage whose fingerprint is unchanged\n"
-      "and whose artefacts exist is skipped; a killed run started again finishes what is left\n"
-      "(training resumes from its newest checkpoint). --from S reruns S and every later stage;\n"
+      "Runs ingest -> train -> sample -> evaluate -> export -> utility (when utility.enabled) ->\n"
+      "report into the run folder train.out, one sub-folder per stage with its artefacts and\n"
+      "stage.json (fingerprint of the settings and inputs it reads, versions, seeds, timings,\n"
+      "status). A stage whose fingerprint is unchanged and whose artefacts exist is skipped; a\n"
+      "killed run started again finishes what is left (training resumes from its newest\n"
+      "checkpoint). --from S reruns S and every later stage;\n"
       "--only S runs S alone (when out of date; add --force S to redo it); --force S redoes S even\n"
       "when up to date (later stages follow). A second run into a folder in use is refused (exit 2).\n"
       "Any config key can be given as --section.key value. Ends by printing the report's path.\n"

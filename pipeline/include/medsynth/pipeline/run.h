@@ -1,6 +1,6 @@
 #pragma once
 // The stage runner behind `medsynth run CONFIG` and `medsynth demo`: ingest -> train -> sample ->
-// evaluate -> export -> report, each stage in its own folder of the run folder (train.out) with a
+// evaluate -> export -> utility -> report, each stage in its own folder of the run folder (train.out) with a
 // stage.json recording its fingerprint, versions, seeds, timings, status and artefacts. A stage
 // whose fingerprint is unchanged and whose artefacts exist is skipped; a killed run started again
 // finishes without redoing finished stages (training resumes from its newest checkpoint). One run
