@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "medsynth/pipeline/command.h"
+#include "medsynth/pipeline/int_list.h"
 
 namespace medsynth::pipeline {
 
@@ -244,21 +245,6 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
 
 namespace {
 
-std::vector<int> parse_channels(const std::string& text) {
-  std::vector<int> out;
-  std::istringstream in(text);
-  std::string tok;
-  while (std::getline(in, tok, ',')) {
-    try {
-      out.push_back(std::stoi(tok));
-    } catch (const std::exception&) {
-      throw ConfigError("model.channels: '" + text + "' is not a comma-separated list of integers");
-    }
-  }
-  if (out.empty()) throw ConfigError("model.channels is empty");
-  return out;
-}
-
 [[noreturn]] void refuse_unknown(const std::string& key, const po::options_description& d, const std::string& where) {
   std::vector<std::string> names;
   for (const auto& o : d.options()) names.push_back(o->long_name());
@@ -304,7 +290,7 @@ RunConfig load_config(const std::string& ini_path, const std::vector<std::string
   } catch (const po::error& e) {
     throw ConfigError(std::string("config: ") + e.what());
   }
-  c.model.channels = parse_channels(channels);
+  c.model.channels = parse_int_list("model.channels", channels);
   apply_data_to_model(c);
   // A relative manifest in a config file is relative to that file (configs/ ship with theirs);
   // one given on the command line is relative to the working folder, as any argument.
@@ -333,7 +319,7 @@ RunConfig config_from_ini_text(const std::string& text) {
   } catch (const po::error& e) {
     throw ConfigError(std::string("stored config: ") + e.what());
   }
-  c.model.channels = parse_channels(channels);
+  c.model.channels = parse_int_list("model.channels", channels);
   apply_data_to_model(c);
   return c;
 }
@@ -376,6 +362,21 @@ std::string config_reference() {
     os << "| `" << o->long_name() << "` | `" << def << "` | " << o->description() << " |\n";
   }
   return os.str();
+}
+
+std::vector<int> parse_int_list(const std::string& key, const std::string& text) {
+  std::vector<int> out;
+  std::istringstream in(text);
+  std::string tok;
+  while (std::getline(in, tok, ',')) {
+    try {
+      out.push_back(std::stoi(tok));
+    } catch (const std::exception&) {
+      throw ConfigError(key + ": '" + text + "' is not a comma-separated list of integers");
+    }
+  }
+  if (out.empty()) throw ConfigError(key + " is empty");
+  return out;
 }
 
 }  // namespace medsynth::pipeline

@@ -20,6 +20,7 @@
 #include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/hash.h"
+#include "medsynth/pipeline/int_list.h"
 #include "medsynth/pipeline/progress.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/stop.h"
@@ -97,21 +98,6 @@ std::vector<std::string> parse_sources(const std::string& text) {
     out.push_back(tok);
   }
   if (out.empty()) throw ConfigError("utility.sources is empty");
-  return out;
-}
-
-std::vector<int> parse_channels(const std::string& text) {
-  std::vector<int> out;
-  std::istringstream in(text);
-  std::string tok;
-  while (std::getline(in, tok, ',')) {
-    try {
-      out.push_back(std::stoi(tok));
-    } catch (const std::exception&) {
-      throw ConfigError("utility.channels: '" + text + "' is not a comma-separated list of integers");
-    }
-  }
-  if (out.empty()) throw ConfigError("utility.channels is empty");
   return out;
 }
 
@@ -319,7 +305,7 @@ UtilityResult run_utility(const RunConfig& cfg, bool resume, const std::string& 
 
   modules::ModelConfig seg;
   seg.family = "segmenter";
-  seg.channels = parse_channels(u.channels);
+  seg.channels = parse_int_list("utility.channels", u.channels);
   seg.res_blocks = 1;
   seg.attention_levels = 0;
   // The U-Net pads any slice to its level multiple; image_size only has to be such a multiple.
