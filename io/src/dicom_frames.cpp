@@ -99,7 +99,53 @@ DicomFrame file_frame(const std::shared_ptr<DicomFile>& file, DcmDataset* ds) {
     f.slice_spacing_hint = 0;
   }
   f.echo = item_string(ds, DCM_EchoNumbers);
+  for (const auto& [name, key] : std::vector<std::pair<std::string, DcmTagKey>>{
+           {"RepetitionTime", DCM_RepetitionTime},
+           {"EchoTime", DCM_EchoTime},
+           {"InversionTime", DCM_InversionTime},
+           {"FlipAngle", DCM_FlipAngle},
+           {"MagneticFieldStrength", DCM_MagneticFieldStrength},
+           {"ScanningSequence", DCM_ScanningSequence},
+           {"SequenceVariant", DCM_SequenceVariant},
+           {"MRAcquisitionType", DCM_MRAcquisitionType},
+           {"SequenceName", DCM_SequenceName},
+           {"PatientAge", DCM_PatientAge},
+           {"PatientSex", DCM_PatientSex}}) {
+    const std::string v = item_string(ds, key);
+    if (!v.empty()) f.acquisition.emplace_back(name, v);
+  }
   return f;
+}
+
+void set_acquisition(DicomFrame& f, const std::string& name, const std::string& value) {
+  if (value.empty()) return;
+  for (auto& [k, v] : f.acquisition) {
+    if (k == name) {
+      v = value;
+      return;
+    }
+  }
+  f.acquisition.emplace_back(name, value);
+}
+
+// Enhanced MR: the timing, echo and modifier functional groups and the pulse-sequence attributes
+// (PS3.3 C.8.13) give what classic files carry at the top level; a ScanningSequence is made of
+// EchoPulseSequence and InversionRecovery so that one rule names the sequence.
+void enhanced_acquisition(DicomFrame& f, DcmDataset* ds, DcmItem* item, DcmItem* shared) {
+  DcmItem* timing = group_item(item, shared, DCM_MRTimingAndRelatedParametersSequence);
+  set_acquisition(f, "RepetitionTime", item_string(timing, DCM_RepetitionTime));
+  set_acquisition(f, "FlipAngle", item_string(timing, DCM_FlipAngle));
+  set_acquisition(f, "EchoTime", item_string(group_item(item, shared, DCM_MREchoSequence), DCM_EffectiveEchoTime));
+  DcmItem* modifier = group_item(item, shared, DCM_MRModifierSequence);
+  std::string ti = item_string(modifier, DCM_InversionTimes);
+  set_acquisition(f, "InversionTime", ti.substr(0, ti.find('\\')));
+  std::string ir = item_string(modifier, DCM_InversionRecovery);
+  if (ir.empty()) ir = item_string(ds, DCM_InversionRecovery);
+  const std::string echo = item_string(ds, DCM_EchoPulseSequence);
+  std::string scanning = echo == "GRADIENT" ? "GR" : echo == "SPIN" ? "SE" : echo == "BOTH" ? "GR\\SE" : "";
+  if (ir == "YES") scanning += scanning.empty() ? "IR" : "\\IR";
+  set_acquisition(f, "ScanningSequence", scanning);
+  set_acquisition(f, "SequenceName", item_string(ds, DCM_PulseSequenceName));
 }
 
 // Classic (single-frame) attributes that tell the volumes of a 4-D series apart.
@@ -177,6 +223,7 @@ std::vector<DicomFrame> enhanced_frames(const DicomFrame& base, DcmDataset* ds, 
     DcmItem* echo = group_item(item, shared, DCM_MREchoSequence);
     f.echo = item_string(echo, DCM_EffectiveEchoTime);
     f.labels.clear();
+    enhanced_acquisition(f, ds, item, shared);
     add_label(f, "EffectiveEchoTime", f.echo);
     add_label(f, "TemporalPositionIndex", item_string(content, DCM_TemporalPositionIndex));
     if (DcmItem* diffusion = group_item(item, shared, DCM_MRDiffusionSequence)) {

@@ -37,6 +37,11 @@ struct DicomFrame {
   double slice_spacing_hint = 0;   // SpacingBetweenSlices or SliceThickness, for single slices
   std::vector<double> order;       // orders frames at one position into volumes (4-D)
   std::vector<std::pair<std::string, std::string>> labels;  // what may vary along the 4th axis
+  // Acquisition attributes by DICOM keyword (RepetitionTime, EchoTime, InversionTime, FlipAngle,
+  // MagneticFieldStrength, ScanningSequence, SequenceVariant, MRAcquisitionType, SequenceName,
+  // PatientAge, PatientSex), from the functional groups of an enhanced file; the reader puts the
+  // first frame's into Volume::metadata as "dicom.<keyword>".
+  std::vector<std::pair<std::string, std::string>> acquisition;
 
   std::string where;               // "file", "file (frame N)" or "file (mosaic tile N)", 1-based
 };

@@ -306,6 +306,9 @@ Volume read_dicom_series(const std::string& path, const ReadOptions& options) {
   v.metadata["series_description"] = info.series_description;
   v.metadata["study_uid"] = info.study_uid;
   if (!info.part.empty()) v.metadata["series_part"] = info.part;
+  // Acquisition attributes (the ingest's conditions; PatientAge and PatientSex among them, which
+  // `info --json` leaves out): the first slice's.
+  for (const auto& [k, value] : first.acquisition) v.metadata["dicom." + k] = value;
   if (n_volumes > 1) {
     v.metadata["volume"] = std::to_string(t);
     v.metadata["volumes"] = std::to_string(n_volumes);

@@ -28,6 +28,9 @@ std::string to_text(const ModelConfig& c) {
      << "condition_dropout = " << c.condition_dropout << "\n"
      << "context = " << c.context << "\n"
      << "coordinates = " << (c.coordinates ? 1 : 0) << "\n"
+     << "acquisition = " << c.acquisition << "\n"
+     << "acquisition_encoding = " << c.acquisition_encoding << "\n"
+     << "acquisition_width = " << c.acquisition_width << "\n"
      << "stem = " << c.stem << "\n"
      << "parametrization = " << c.parametrization << "\n"
      << "predict = " << c.predict << "\n"
@@ -111,6 +114,10 @@ ModelConfig model_config_from_text(const std::string& text) {
     if (auto* v = opt("predict")) c.predict = *v;
     if (auto* v = opt("time_sampling")) c.time_sampling = *v;
     if (auto* v = opt("precision")) c.precision = *v;
+    // Keys added with acquisition conditioning.
+    if (auto* v = opt("acquisition")) c.acquisition = *v;
+    if (auto* v = opt("acquisition_encoding")) c.acquisition_encoding = *v;
+    if (auto* v = opt("acquisition_width")) c.acquisition_width = std::stoi(*v);
   } catch (const std::invalid_argument&) {
     throw Error("checkpoint model config holds a malformed number", ExitCode::kBadInput);
   } catch (const std::out_of_range&) {

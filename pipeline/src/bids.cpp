@@ -1,4 +1,5 @@
 #include "medsynth/pipeline/bids.h"
+#include "medsynth/pipeline/acquisition.h"
 
 #include <algorithm>
 #include <cctype>
@@ -227,25 +228,39 @@ json merged_sidecar(const Image& img) {
   return merged;
 }
 
-std::set<std::string> participants_listed(const fs::path& tsv) {
+// participants.tsv: participant_id -> its other columns by header name (age, sex, ...).
+std::map<std::string, std::map<std::string, std::string>> participants_listed(const fs::path& tsv) {
   std::ifstream in(tsv);
   if (!in) throw io::Error(tsv.string(), "cannot be read");
+  auto fields = [](std::string line) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::vector<std::string> f;
+    std::size_t at = 0;
+    for (;;) {
+      const auto tab = line.find('\t', at);
+      f.push_back(line.substr(at, tab == std::string::npos ? std::string::npos : tab - at));
+      if (tab == std::string::npos) break;
+      at = tab + 1;
+    }
+    return f;
+  };
   std::string line;
   std::getline(in, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line.substr(0, line.find('\t')) != "participant_id") {
+  const auto header = fields(line);
+  if (header.empty() || header[0] != "participant_id") {
     throw io::Error(tsv.string(), "its first column is not participant_id: participants.tsv is tab-separated with "
                                   "participant_id (sub-<label>) first");
   }
-  std::set<std::string> ids;
+  std::map<std::string, std::map<std::string, std::string>> ids;
   while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    const std::string id = line.substr(0, line.find('\t'));
+    const auto f = fields(line);
+    if (f.size() == 1 && f[0].empty()) continue;
+    const std::string& id = f[0];
     if (id.rfind("sub-", 0) != 0 || !is_bids_label(id.substr(4))) {
       throw io::Error(tsv.string(), "participant_id '" + id + "' is not sub-<label> (letters and digits)");
     }
-    ids.insert(id);
+    auto& row = ids[id];
+    for (std::size_t i = 1; i < header.size() && i < f.size(); ++i) row[header[i]] = f[i];
   }
   return ids;
 }
@@ -364,12 +379,13 @@ std::vector<ManifestRow> read_bids(const DataConfig& d) {
                                        ".nii[.gz] (data.bids_suffix = " + d.bids_suffix + ")");
   }
   const fs::path participants = root / "participants.tsv";
+  std::map<std::string, std::map<std::string, std::string>> listed;
   if (fs::exists(participants)) {
-    const auto listed = participants_listed(participants);
+    listed = participants_listed(participants);
     for (const auto& s : subject_folders) {
       if (!listed.count(s)) throw io::Error(participants.string(), "does not list " + s + ", whose folder is in the dataset: participants.tsv lists every subject");
     }
-    for (const auto& s : listed) {
+    for (const auto& [s, columns] : listed) {
       if (!subject_folders.count(s)) throw io::Error(participants.string(), "lists " + s + ", which has no folder in the dataset");
     }
   }
@@ -436,6 +452,10 @@ std::vector<ManifestRow> read_bids(const DataConfig& d) {
     r.acquisition = json::object();
     for (const auto& k : bids_acquisition_keys())
       if (sidecar.contains(k)) r.acquisition[k] = sidecar[k];
+    const auto participant = listed.find("sub-" + img.subject);
+    r.attributes = attributes_from_bids(sidecar, participant == listed.end() ? std::map<std::string, std::string>{}
+                                                                            : participant->second,
+                                        d.bids_suffix, r.image);
     for (const auto* p : {&r.image, &r.labels, &r.source}) {
       if (!p->empty()) io::detect_read_format(*p);
     }

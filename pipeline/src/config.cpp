@@ -117,6 +117,10 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "number of classes of the manifest's class column (0: none)")
       ("model.slice_position", key(&c.model.slice_position),
        "condition on the normalised slice position")
+      ("model.acquisition", key(&c.model.acquisition),
+       "ddpm, ldm: condition on these acquisition attributes of each scan, comma-separated: tr, te, ti (ms), "
+       "flip (deg), field (T), age (years), sex, sequence, weighting (from DICOM headers, BIDS sidecars and "
+       "participants.tsv, or manifest columns; docs/models.md); sample --prompt then chooses them (empty: none)")
       ("model.condition_dropout", key(&c.model.condition_dropout),
        "probability of dropping the condition in training (classifier-free guidance)")
       ("model.parametrization", key(&c.model.parametrization),
@@ -192,6 +196,9 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("sample.crop", key(&c.sample.crop),
        "ddpm with a label map: sample only the box around the tissue (label 0 beyond 16 pixels stays empty): "
        "auto (when label 0 was always empty image in training) | on | off")
+      ("sample.prompt", key(&c.sample.prompt),
+       "ddpm, ldm trained with model.acquisition: the acquisition to sample, as sample --prompt takes it "
+       "(\"T2w SE 3T TR=4000 TE=100\"; empty: not given)")
       ("sample.background", key(&c.sample.background),
        "with a label map: pixels of label 0 set to empty image after sampling, as in the training scans "
        "(a skull-stripped scan's background): auto (when label 0 was always empty image in training) | on | off")

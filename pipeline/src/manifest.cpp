@@ -5,6 +5,7 @@
 #include <map>
 
 #include "medsynth/io/error.h"
+#include "medsynth/pipeline/acquisition.h"
 
 namespace fs = std::filesystem;
 
@@ -43,12 +44,14 @@ std::vector<ManifestRow> parse_manifest(std::istream& in, const std::string& pat
   for (const char* required : {"subject", "image"}) {
     if (!col.count(required)) {
       throw io::Error(path, std::string("manifest header lacks the '") + required +
-                                "' column (expected subject,image[,labels][,source][,class])");
+                                "' column (expected subject,image[,labels][,source][,class][,attributes])");
     }
   }
   for (const auto& [name, i] : col) {
-    if (name != "subject" && name != "image" && name != "labels" && name != "source" && name != "class") {
-      throw io::Error(path, "manifest column '" + name + "' is unknown (subject, image, labels, source, class)");
+    if (name != "subject" && name != "image" && name != "labels" && name != "source" && name != "class" &&
+        !find_attribute(name)) {
+      throw io::Error(path, "manifest column '" + name + "' is unknown (subject, image, labels, source, class, or an "
+                            "acquisition attribute: " + attribute_names() + ")");
     }
   }
   const fs::path base = fs::path(path).parent_path();
@@ -84,6 +87,11 @@ std::vector<ManifestRow> parse_manifest(std::istream& in, const std::string& pat
       if (used != cls.size()) {
         throw io::Error(path, "line " + std::to_string(number) + ": class '" + cls + "' is not an integer");
       }
+    }
+    r.attributes = nlohmann::json::object();
+    for (const auto& spec : attribute_specs()) {
+      const std::string v = get(spec.name.c_str());
+      if (!v.empty()) r.attributes[spec.name] = parse_attribute(spec.name, v, path + ": line " + std::to_string(number));
     }
     if (r.subject.empty() || r.image.empty()) {
       throw io::Error(path, "line " + std::to_string(number) + ": subject and image are required");

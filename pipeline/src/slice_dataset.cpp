@@ -1,4 +1,5 @@
 #include "medsynth/pipeline/slice_dataset.h"
+#include "medsynth/pipeline/acquisition.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -29,8 +30,9 @@ namespace fs = std::filesystem;
 namespace medsynth::pipeline {
 namespace {
 
-constexpr int kCacheFormat = 5;  // 2: held-out masks; 3: one mask per manifest row; 4: width, height, pixel;
-                                  // 5: tissue maps by validation::multi_otsu_thresholds
+constexpr int kCacheFormat = 6;  // 2: held-out masks; 3: one mask per manifest row; 4: width, height, pixel;
+                                  // 5: tissue maps by validation::multi_otsu_thresholds; 6: acquisition
+                                  // attributes per row, each slice's row
 
 template <typename T>
 void write_raw(const fs::path& p, const std::vector<T>& v) {
@@ -148,6 +150,7 @@ SliceDataset SliceDataset::open(const std::string& dir) {
       r.position = s.at(2).get<float>();
       r.heldout = s.at(3).get<int>() != 0;
       r.class_id = s.at(4).get<int>();
+      r.row = s.at(5).get<int>();
       d.records_.push_back(r);
     }
   } catch (const nlohmann::json::exception& e) {
@@ -177,6 +180,24 @@ SliceDataset SliceDataset::open(const std::string& dir) {
   if (d.label_classes_ > 0) d.labels_ = static_cast<const std::uint8_t*>(map_file("labels.u8", n));
   if (d.index_.value("has_source", false)) d.sources_ = static_cast<const float*>(map_file("sources.f32", n * sizeof(float)));
   return d;
+}
+
+const nlohmann::json& SliceDataset::attributes(std::size_t i) const {
+  static const nlohmann::json none = nlohmann::json::object();
+  const auto& subjects = index_.at("subjects");
+  const auto row = static_cast<std::size_t>(records_.at(i).row);
+  if (row >= subjects.size() || !subjects[row].contains("attributes")) return none;
+  return subjects[row]["attributes"];
+}
+
+std::vector<nlohmann::json> scan_attributes(const SliceDataset& data, bool heldout) {
+  std::set<int> rows;
+  std::vector<nlohmann::json> out;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    if (data.record(i).heldout != heldout || !rows.insert(data.record(i).row).second) continue;
+    out.push_back(data.attributes(i));
+  }
+  return out;
 }
 
 std::vector<std::size_t> SliceDataset::indices(bool heldout) const {
@@ -246,6 +267,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     key << r.subject << "," << hash_file(r.image) << "," << (r.labels.empty() ? "" : hash_file(r.labels)) << ","
         << (r.source.empty() ? "" : hash_file(r.source)) << "," << r.class_id;
     if (!r.entities.empty() || !r.acquisition.is_null()) key << "," << r.entities << "," << r.acquisition.dump();
+    if (!r.attributes.empty()) key << ",attributes=" << r.attributes.dump();
     key << "\n";
   }
   const std::string fingerprint = hash_text(key.str());
@@ -386,6 +408,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
       rec.position = sg.position(k);
       rec.heldout = heldout_subjects.count(r.subject) > 0 || (n >= slab_begin && n < slab_end);
       rec.class_id = r.class_id;
+      rec.row = static_cast<int>(subjects_json.size());
       records.push_back(rec);
     }
     // The held-out slices as a mask on the subject's own grid, for evaluating on them alone
@@ -418,6 +441,8 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
       sj["entities"] = r.entities;
       sj["acquisition"] = r.acquisition;
     }
+    // Acquisition attributes: the manifest's columns or BIDS's sidecar over the DICOM header's.
+    sj["attributes"] = merge_attributes(attributes_from_dicom(v.metadata), r.attributes);
     sj["window"] = {w.lo, w.hi};
     sj["size"] = v.geometry.size;
     sj["slices_kept"] = kept.size();
@@ -475,7 +500,7 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     index["subjects"] = subjects_json;
     index["split"] = subjects.size() > 1 ? "by subject" : "by contiguous slab of slices (one subject)";
     nlohmann::json sl = nlohmann::json::array();
-    for (const auto& rec : records) sl.push_back({rec.subject, rec.z, rec.position, rec.heldout ? 1 : 0, rec.class_id});
+    for (const auto& rec : records) sl.push_back({rec.subject, rec.z, rec.position, rec.heldout ? 1 : 0, rec.class_id, rec.row});
     index["slices"] = sl;
     for (const auto& [name, mask] : heldout_masks) io::write_label_volume(mask, (tmp / name).string());
     std::ofstream(tmp / "index.json") << index.dump(1);

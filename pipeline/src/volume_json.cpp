@@ -19,7 +19,10 @@ nlohmann::json volume_json(const io::Volume& v) {
   auto [lo, hi] = io::intensity_range(v);
   j["intensity_range"] = {lo, hi};
   nlohmann::json meta = nlohmann::json::object();
-  for (const auto& [k, val] : v.metadata) meta[k] = val;
+  for (const auto& [k, val] : v.metadata) {
+    if (k.rfind("dicom.Patient", 0) == 0) continue;  // age, sex: patient data, a condition for the ingest only
+    meta[k] = val;
+  }
   j["metadata"] = meta;
   j["modality"] = v.metadata.count("modality") ? v.metadata.at("modality") : "";
   return j;

@@ -19,6 +19,7 @@
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/command.h"
 #include "medsynth/pipeline/config.h"
+#include "medsynth/pipeline/prompt.h"
 #include "medsynth/pipeline/distributed.h"
 #include "medsynth/pipeline/stop.h"
 #include "medsynth/pipeline/synthesis.h"
@@ -158,6 +159,10 @@ int run_sample(const po::variables_map& vm) {
   if (!vm["seed"].defaulted()) rq.sample.seed = vm["seed"].as<int>();
   if (!vm["batch"].defaulted()) rq.sample.batch = vm["batch"].as<int>();
   if (!vm["crop"].as<std::string>().empty()) rq.sample.crop = vm["crop"].as<std::string>();
+  if (!vm["prompt"].as<std::string>().empty()) {
+    rq.sample.prompt = vm["prompt"].as<std::string>();
+    rq.attributes = StructuredPromptEncoder().encode(rq.sample.prompt);  // an unreadable prompt fails first
+  }
   rq.shard_index = parse_shard(vm["shard"].as<std::string>(), &rq.shard_count);
   const std::string out = vm["out"].as<std::string>();
   io::detect_write_format(out);  // a wrong output name fails before minutes of sampling
@@ -209,6 +214,7 @@ Command make_sample_command() {
   c.summary = "synthesise a volume from a checkpoint and a condition";
   c.usage =
       "medsynth sample --checkpoint C (--condition labels.nii.gz | --source img.nii.gz | --class K)\n"
+      "                [--prompt \"T1w MPRAGE 3T TR=2300 TE=2.98 TI=900\"]\n"
       "                --out synth.nii.gz [--sampler ddim --steps 50 --eta 0 --guidance 1 --seed 7 --shard i/N]";
   c.details =
       "Samples slice by slice in batches and stacks the slices into a volume on the grid of the\n"
@@ -216,13 +222,19 @@ Command make_sample_command() {
       "whole batches, so the shards of --shard i/N together equal one run bit for bit; voxels of\n"
       "slices another shard makes are NaN ('medsynth merge' joins shards). Every volume carries an\n"
       "invisible mark in its voxels (run id of the model, medsynth version) that 'medsynth detect'\n"
-      "reads without the header; --no-mark leaves it out.";
+      "reads without the header; --no-mark leaves it out.\n"
+      "--prompt chooses the acquisition of a model trained with model.acquisition: words (T1w, T2w, PDw,\n"
+      "FLAIR; MPRAGE, SPGR, GRE, SE, TSE, IR, EPI), a field strength (3T) and KEY=VALUE (TR, TE, TI in ms\n"
+      "or with s, FA in degrees, age in years, sex M/F); attributes it leaves out are 'not given'. Age and\n"
+      "sex condition the model only: they are not written into the output's header.";
   c.declare = [](po::options_description& d, po::positional_options_description&) {
     d.add_options()
         ("checkpoint", po::value<std::string>()->required(), "checkpoint written by 'medsynth train'")
         ("condition", po::value<std::string>()->default_value(""), "label map volume to synthesise from")
         ("source", po::value<std::string>()->default_value(""), "source image (other contrast, sketch) to translate")
         ("class", po::value<int>()->default_value(-1), "class / attribute id")
+        ("prompt", po::value<std::string>()->default_value(""),
+         "acquisition attributes, e.g. \"T2w SE 3T TR=4000 TE=100\" (model.acquisition; an unknown word lists the known ones)")
         ("like", po::value<std::string>()->default_value(""), "a volume whose grid the output takes")
         ("slices", po::value<int>()->default_value(0), "without a volume: number of slices to make")
         ("out", po::value<std::string>()->required(), "output volume (.nii.gz, .nii, .mha, .nrrd)")

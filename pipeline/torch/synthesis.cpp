@@ -17,6 +17,7 @@
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/progress.h"
+#include "medsynth/pipeline/prompt.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/slice_grid.h"
 #include "medsynth/pipeline/stop.h"
@@ -50,6 +51,10 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   if (rq.class_id >= 0 && mc.num_classes == 0) {
     throw io::Error(rq.checkpoint, "this model was trained without classes; it cannot take --class");
   }
+  const nlohmann::json attributes = !rq.attributes.empty() || rq.sample.prompt.empty()
+                                        ? rq.attributes
+                                        : StructuredPromptEncoder().encode(rq.sample.prompt);
+  if (!attributes.empty()) check_prompt(attributes, AcquisitionEncoding::parse(mc.acquisition_encoding), rq.checkpoint);
 
   if (rq.sample.guidance != 1.0 && mc.condition_dropout <= 0.0 && info.family != "vae" && info.family != "gan") {
     std::cerr << "medsynth: warning: guidance " << rq.sample.guidance << " needs an unconditional branch, which this "
@@ -88,6 +93,12 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   conditions.class_id = rq.class_id;
   conditions.position = mc.slice_position;
   conditions.native = run.data.grid.native();
+  if (mc.acquisition_width > 0 && !attributes.empty()) {
+    conditions.acquisition.resize(static_cast<std::size_t>(mc.acquisition_width));
+    conditions.acquisition_mask.resize(conditions.acquisition.size());
+    AcquisitionEncoding::parse(mc.acquisition_encoding).encode(attributes, conditions.acquisition.data(),
+                                                               conditions.acquisition_mask.data());
+  }
 
   std::vector<float> stack(Z * P, std::numeric_limits<float>::quiet_NaN());
   // Pixel-space diffusion with a label map whose label 0 was always empty image: crop to tissue.
@@ -297,6 +308,11 @@ modules::Condition SliceConditions::batch(std::size_t k0, std::size_t k1, const 
     std::vector<float> pos;
     for (std::size_t z = k0; z < k1; ++z) pos.push_back(sg.position(z));
     c.position = torch::tensor(pos).to(device);
+  }
+  if (!acquisition.empty()) {
+    const auto A = static_cast<std::int64_t>(acquisition.size());
+    c.acquisition = torch::tensor(acquisition).view({1, A}).expand({n, A}).contiguous().to(device);
+    c.acquisition_mask = torch::tensor(acquisition_mask).view({1, A}).expand({n, A}).contiguous().to(device);
   }
   if (mc.coordinates) {
     const auto xy = pixel_coordinates(sg.width(), sg.height(), 0, 0, sg.width(), sg.height(),

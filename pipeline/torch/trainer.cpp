@@ -15,6 +15,7 @@
 #include "medsynth/modules/device.h"
 #include "medsynth/modules/ldm/ldm_model.h"
 #include "medsynth/modules/seed.h"
+#include "medsynth/pipeline/acquisition.h"
 #include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/model_card.h"
@@ -102,6 +103,17 @@ modules::Batch make_batch(const SliceDataset& data, const std::vector<std::size_
     std::vector<float> pos;
     for (auto i : indices) pos.push_back(data.record(i).position);
     b.position = torch::tensor(pos).to(device);
+  }
+  if (model.acquisition_width > 0) {
+    const auto enc = AcquisitionEncoding::parse(model.acquisition_encoding);
+    auto values = torch::zeros({B, model.acquisition_width}, torch::kFloat);
+    auto mask = torch::zeros({B, model.acquisition_width}, torch::kFloat);
+    for (std::size_t n = 0; n < indices.size(); ++n) {
+      enc.encode(data.attributes(indices[n]), values.data_ptr<float>() + n * static_cast<std::size_t>(model.acquisition_width),
+                 mask.data_ptr<float>() + n * static_cast<std::size_t>(model.acquisition_width));
+    }
+    b.acquisition = values.to(device);
+    b.acquisition_mask = mask.to(device);
   }
   if (model.coordinates) {
     const double scale = coordinate_scale(data.native(), data.pixel(), W);
@@ -237,6 +249,16 @@ TrainResult train(const RunConfig& cfg, bool resume) {
                                                " (every row needs a class 0.." + std::to_string(mc.num_classes - 1) + ")");
       }
     }
+  }
+  mc.acquisition_encoding.clear();
+  mc.acquisition_width = 0;
+  if (!mc.acquisition.empty()) {
+    if (mc.family != "ddpm" && mc.family != "ldm") {
+      throw ConfigError("model.acquisition: family " + mc.family + " has no acquisition embedding (ddpm and ldm have)");
+    }
+    const auto enc = fit_acquisition_encoding(mc.acquisition, scan_attributes(data, false), dataset_path(cfg.data));
+    mc.acquisition_encoding = enc.text();
+    mc.acquisition_width = enc.width();
   }
   // The batch every step assembles (train.batch slices per rank), before anything else is made.
   {

@@ -66,6 +66,14 @@ void DdpmModel::check_condition(const Condition& c) const {
     }
   }
   if (c.position.defined() && !config_.slice_position) refuse("a slice position", "it was trained without one");
+  if (c.acquisition.defined()) {
+    if (config_.acquisition_width == 0) refuse("acquisition attributes", "it was trained without them");
+    if (c.acquisition.size(1) != config_.acquisition_width || !c.acquisition_mask.defined() ||
+        c.acquisition_mask.sizes() != c.acquisition.sizes()) {
+      refuse("an acquisition vector of " + std::to_string(c.acquisition.size(1)) + " values",
+             "it was trained with " + std::to_string(config_.acquisition_width) + " and their masks");
+    }
+  }
 }
 
 nn::UNetInput DdpmModel::assemble(const torch::Tensor& x_t, const torch::Tensor& t, const Condition& c,
@@ -112,6 +120,12 @@ nn::UNetInput DdpmModel::assemble(const torch::Tensor& x_t, const torch::Tensor&
     in.position = c.position.defined() ? c.position.to(opts) : torch::zeros({B}, opts);
     in.position_present = c.position.defined() ? present : torch::zeros({B}, opts);
   }
+  if (config_.acquisition_width > 0) {
+    // Not given (absent, or dropped with the other conditions) = values and masks 0.
+    const std::int64_t A = config_.acquisition_width;
+    in.acquisition = c.acquisition.defined() ? c.acquisition.to(opts) : torch::zeros({B, A}, opts);
+    in.acquisition_mask = c.acquisition.defined() ? c.acquisition_mask.to(opts) * present.view({B, 1}) : torch::zeros({B, A}, opts);
+  }
   return in;
 }
 
@@ -137,7 +151,14 @@ StepStats DdpmModel::train_step(const Batch& batch, std::uint64_t seed) {
   auto present = rows((torch::rand({G}, gen, torch::kFloat) >= config_.condition_dropout).to(torch::kFloat));
   auto a = rows(d.a).view({-1, 1, 1, 1}), s = rows(d.s).view({-1, 1, 1, 1});
   auto x_t = a * x0 + s * noise;
-  auto out = schedule_.output(x_t, net_->forward(assemble(x_t, rows(d.t_net), batch, present)), a, s);
+  Batch cond = batch;
+  if (config_.acquisition_width > 0 && batch.acquisition.defined()) {
+    // Each attribute is also left out on its own (at model.condition_dropout), so that a prompt
+    // may give some attributes and not others. Drawn after everything else: other draws unchanged.
+    auto keep = rows((torch::rand({G, config_.acquisition_width}, gen, torch::kFloat) >= config_.condition_dropout).to(torch::kFloat));
+    cond.acquisition_mask = batch.acquisition_mask.to(device_) * keep;
+  }
+  auto out = schedule_.output(x_t, net_->forward(assemble(x_t, rows(d.t_net), cond, present)), a, s);
   auto target = schedule_.target(x0, noise, a, s);
   auto loss = torch::mse_loss(out, target);
   return finish_step(*this, loss.item<double>(), {loss}, {&trained_});
@@ -162,6 +183,10 @@ torch::Tensor DdpmModel::predict(const torch::Tensor& x, const torch::Tensor& t,
   if (in_c.position.defined()) {
     both.position = torch::cat({in_c.position, in_u.position});
     both.position_present = torch::cat({in_c.position_present, in_u.position_present});
+  }
+  if (in_c.acquisition.defined()) {
+    both.acquisition = torch::cat({in_c.acquisition, in_u.acquisition});
+    both.acquisition_mask = torch::cat({in_c.acquisition_mask, in_u.acquisition_mask});
   }
   auto out = net->forward(both);
   auto cond = out.narrow(0, 0, B), uncond = out.narrow(0, B, B);

@@ -28,6 +28,11 @@ UNetImpl::UNetImpl(const ModelConfig& c, int in_channels, int out_channels)
     pos1 = register_module("pos1", torch::nn::Linear(base_, E));
     pos2 = register_module("pos2", torch::nn::Linear(E, E));
   }
+  if (c.acquisition_width > 0) {
+    // Acquisition attributes: values and their masks in, so that "not given" is its own input.
+    acq1 = register_module("acq1", torch::nn::Linear(2 * c.acquisition_width, E));
+    acq2 = register_module("acq2", torch::nn::Linear(E, E));
+  }
   in_conv = register_module("in_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels * stem_ * stem_, base_, 3).padding(1)));
 
   std::vector<int> skip_channels{base_};
@@ -71,6 +76,9 @@ torch::Tensor UNetImpl::embedding(const UNetInput& in) {
   if (pos1 && in.position.defined()) {
     auto p = pos2(torch::silu(pos1(sinusoidal_embedding(in.position * 1000.0, base_))));
     e = e + p * in.position_present.unsqueeze(1);
+  }
+  if (acq1 && in.acquisition.defined()) {
+    e = e + acq2(torch::silu(acq1(torch::cat({in.acquisition * in.acquisition_mask, in.acquisition_mask}, 1))));
   }
   return e;
 }

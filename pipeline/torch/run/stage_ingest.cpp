@@ -20,6 +20,7 @@ std::string ingest_inputs(const Context& ctx) {
     key << "row = " << r.subject << "," << hash_file(r.image) << "," << (r.labels.empty() ? "" : hash_file(r.labels))
         << "," << (r.source.empty() ? "" : hash_file(r.source)) << "," << r.class_id;
     if (!r.entities.empty() || !r.acquisition.is_null()) key << "," << r.entities << "," << r.acquisition.dump();
+    if (!r.attributes.empty()) key << ",attributes=" << r.attributes.dump();
     key << "\n";
   }
   return key.str();

@@ -27,6 +27,8 @@ struct Batch {
   torch::Tensor class_id;  // [B] int64
   torch::Tensor position;  // [B] float, normalised slice position in [0, 1]
   torch::Tensor coords;    // [B, 2, H, W] in-plane position of every pixel (model.coordinates)
+  torch::Tensor acquisition;       // [B, A] acquisition attributes, standardised (model.acquisition_width)
+  torch::Tensor acquisition_mask;  // [B, A] 1 where the attribute is given, 0 where it is not
   // Data-parallel training: this batch is rows [global_offset, global_offset + B) of a global
   // batch of global_size; per-sample randomness is drawn for the global batch, so N ranks with
   // batch b train exactly like one process with batch N*b. 0 means "this batch is all of it".

@@ -28,6 +28,13 @@ struct ModelConfig {
   double condition_dropout = 0.1;    // classifier-free guidance: P(condition dropped) in training
   int context = 0;                   // 2.5-D: the label map / source carry slices z-k .. z+k
   bool coordinates = false;          // two input channels: each pixel's in-plane position (patches)
+  // Acquisition attributes (ddpm, ldm): the names of model.acquisition ("tr,te,ti,flip,field"),
+  // the layout and normalisation the trainer fitted to the training scans (the pipeline's
+  // AcquisitionEncoding text, kept so that sampling encodes a prompt the same way), and the width
+  // of the vector it gives: width values and width masks, embedded like the slice position.
+  std::string acquisition;
+  std::string acquisition_encoding;
+  int acquisition_width = 0;
 
   // Diffusion (ddpm, and ldm in latent space).
   std::string parametrization = "v"; // eps | v | flow (rectified flow, velocity noise - image)

@@ -80,6 +80,9 @@ struct SampleConfig {
   // Pixels the label map calls background (label 0) set to empty image after sampling, as they
   // are in the training scans: auto (when label 0 was always empty image in training) | on | off.
   std::string background = "auto";
+  // Acquisition attributes to sample with (a model trained with model.acquisition; prompt.h), as
+  // sample --prompt takes them; empty: not given. --prompt replaces it.
+  std::string prompt;
   // Stage runner (medsynth run): which whole volumes the sample stage makes, and how many
   // synthetic image/label pairs (data augmentation).
   std::string volumes = "heldout"; // heldout | all | none

@@ -1,5 +1,6 @@
 #pragma once
-// The manifest CSV (header: subject,image[,labels][,source][,class]) as rows, parsed without
+// The manifest CSV (header: subject,image[,labels][,source][,class][,tr,te,ti,flip,field,age,sex,
+// sequence,weighting]: acquisition.h) as rows, parsed without
 // touching the files it names: ITK-free, so the fuzz harness builds it with clang. read_manifest
 // (slice_dataset.h) parses and then checks every named file.
 #include <nlohmann/json.hpp>
@@ -18,6 +19,9 @@ struct ManifestRow {
   // and the acquisition keys of its sidecars (bids.h); empty for a manifest's rows.
   std::string session, entities;
   nlohmann::json acquisition;
+  // Acquisition attributes in medsynth's units (acquisition.h): the manifest's attribute columns, or
+  // a BIDS row's sidecar, suffix and participants.tsv row. The ingest adds the DICOM header's beneath.
+  nlohmann::json attributes = nlohmann::json::object();
 };
 
 // One CSV line: fields split at commas outside double quotes, quotes dropped, '\r' dropped,

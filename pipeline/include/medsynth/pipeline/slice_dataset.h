@@ -48,6 +48,7 @@ struct SliceRecord {
   float position = 0;   // normalised slice position
   bool heldout = false;
   int class_id = -1;
+  int row = 0;          // index into the index's "subjects" (one per manifest row: its attributes)
 };
 
 class SliceDataset {
@@ -73,6 +74,8 @@ class SliceDataset {
   // (too little foreground, or outside the volume), the nearest kept one towards i.
   std::size_t neighbour(std::size_t i, int d) const;
   const nlohmann::json& index() const { return index_; }
+  // The acquisition attributes (acquisition.h) of slice i's scan: an object, empty when none.
+  const nlohmann::json& attributes(std::size_t i) const;
   const std::string& fingerprint() const { return fingerprint_; }
   const std::string& dir() const { return dir_; }
   std::size_t pixels() const { return static_cast<std::size_t>(width_) * static_cast<std::size_t>(height_); }
@@ -90,6 +93,10 @@ class SliceDataset {
   int grid_ = 0, width_ = 0, height_ = 0, label_classes_ = 0;
   double pixel_ = 1;
 };
+
+// The acquisition attributes of the scans a split holds (heldout false: the training scans), one per
+// manifest row with a slice in it.
+std::vector<nlohmann::json> scan_attributes(const SliceDataset& data, bool heldout);
 
 struct IngestResult {
   std::string dir;

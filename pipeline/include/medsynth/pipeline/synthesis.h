@@ -3,6 +3,8 @@
 // slices are sampled in batches (each slice's noise seeded by (seed, slice index)), and the stack
 // goes back onto the condition's grid. Shards take whole batches, so the union of shards equals a
 // single run bit for bit. Needs LibTorch.
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -17,6 +19,9 @@ struct SynthesisRequest {
   std::string source;   // source image volume (condition)
   std::string like;     // a volume whose grid the output takes (class-only or unconditional)
   int class_id = -1;
+  // Acquisition attributes (sample --prompt, acquisition.h): empty: none given (the model's
+  // "not given"); an attribute the model was not trained on is refused.
+  nlohmann::json attributes = nlohmann::json::object();
   int slices = 0;       // without any volume: this many slices on a grid x grid x slices grid (native: image_size)
   SampleConfig sample;
   std::string device = "cpu";
@@ -57,6 +62,7 @@ struct SliceConditions {
   std::vector<float> source;         // Z x H x W in [-1, 1] (empty: none)
   int class_id = -1;                 // < 0: none
   bool position = false;             // the model takes the slice position
+  std::vector<float> acquisition, acquisition_mask;  // one scan's acquisition vector (empty: none)
   bool native = false;               // the grid is native (coordinates in mm)
 
   // Slices [k0, k1) as a model condition on `device`, each with model.context neighbours on

@@ -17,6 +17,8 @@ struct UNetInput {
   torch::Tensor class_id;          // [B] int64 in [0, num_classes] (num_classes = "none"), or undefined
   torch::Tensor position;          // [B] float, or undefined
   torch::Tensor position_present;  // [B] float 0/1
+  torch::Tensor acquisition;       // [B, A] float (values, 0 where masked), or undefined
+  torch::Tensor acquisition_mask;  // [B, A] float 0/1: given or not
 };
 
 struct UNetImpl : torch::nn::Module {
@@ -27,7 +29,7 @@ struct UNetImpl : torch::nn::Module {
   torch::Tensor embedding(const UNetInput& in);
 
   int base_;
-  torch::nn::Linear time1{nullptr}, time2{nullptr}, pos1{nullptr}, pos2{nullptr};
+  torch::nn::Linear time1{nullptr}, time2{nullptr}, pos1{nullptr}, pos2{nullptr}, acq1{nullptr}, acq2{nullptr};
   torch::nn::Embedding class_embed{nullptr};
   torch::nn::Conv2d in_conv{nullptr}, out_conv{nullptr};
   torch::nn::GroupNorm out_norm{nullptr};
