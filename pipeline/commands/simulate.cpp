@@ -1,11 +1,13 @@
 // medsynth simulate: a label map (or tissue fraction maps) -> the MR image of a named sequence,
 // through tissue parameters (PD, T1, T2, T2*) and closed-form signal equations (docs/physics.md).
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
 
+#include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/physics/acquisition.h"
 #include "medsynth/physics/parameter_maps.h"
@@ -84,6 +86,40 @@ Sequence chosen_sequence(const po::variables_map& vm, const physics::TissueTable
   return s;
 }
 
+// --pd, --t1, --t2 (ms) and --t2star (ms; T2 where not given) on one grid, each voxel checked.
+physics::ParameterMaps read_parameter_maps(const po::variables_map& vm) {
+  const std::string pd_path = vm["pd"].as<std::string>();
+  physics::ParameterMaps m;
+  m.pd = io::read_volume(pd_path);
+  const std::pair<const char*, io::Volume*> others[] = {{"t1", &m.t1}, {"t2", &m.t2}, {"t2star", &m.t2star}};
+  for (const auto& [name, v] : others) {
+    const std::string key = std::string(name) == "t2star" && !vm.count("t2star") ? "t2" : name;
+    const std::string path = vm[key].as<std::string>();
+    *v = io::read_volume(path);
+    if (!v->geometry.same_grid(m.pd.geometry, 1e-3)) {
+      throw io::Error(path, std::string("the --") + name + " map is not on the grid of the --pd map " + pd_path);
+    }
+  }
+  for (std::size_t i = 0; i < m.pd.voxels.size(); ++i) {
+    const float pd = m.pd.voxels[i];
+    if (!(pd >= 0 && pd <= 10)) {
+      throw io::Error(pd_path, "voxel " + std::to_string(i) + ": PD " + std::to_string(pd) + " is not in [0, 10]");
+    }
+    if (pd == 0) continue;  // background: no signal, its relaxation times do not matter
+    physics::TissueParameters p{pd, m.t1.voxels[i], m.t2.voxels[i], std::min(m.t2star.voxels[i], m.t2.voxels[i]), ""};
+    const std::string problem = physics::check_parameters(p);
+    if (!problem.empty()) {
+      const std::string key = problem.rfind("t1", 0) == 0                            ? "t1"
+                              : problem.rfind("t2star", 0) == 0 && vm.count("t2star") ? "t2star"
+                                                                                      : "t2";
+      throw io::Error(vm[key].as<std::string>(),
+                      "voxel " + std::to_string(i) + " (PD " + std::to_string(pd) + "): " + problem);
+    }
+    m.t2star.voxels[i] = static_cast<float>(p.t2star);
+  }
+  return m;
+}
+
 std::string describe(const Sequence& s, const physics::TissueTable& t) {
   std::ostringstream os;
   os << to_string(s.type) << " TR=" << s.tr << " TE=" << s.te;
@@ -104,11 +140,18 @@ int run_simulate(const po::variables_map& vm) {
       vm.count("paths") ? vm["paths"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const std::vector<std::string> fractions =
       vm.count("fraction") ? vm["fraction"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const std::size_t expected = fractions.empty() ? 2 : 1;
+  const bool from_maps = vm.count("pd") || vm.count("t1") || vm.count("t2") || vm.count("t2star");
+  if (from_maps && !fractions.empty()) throw UsageError("simulate: give parameter maps (--pd ...) or --fraction, not both");
+  if (from_maps && !(vm.count("pd") && vm.count("t1") && vm.count("t2"))) {
+    throw UsageError("simulate: parameter maps need --pd, --t1 and --t2 (and optionally --t2star)");
+  }
+  const std::size_t expected = fractions.empty() && !from_maps ? 2 : 1;
   if (paths.size() != expected) {
-    throw UsageError(fractions.empty() ? "simulate: give a label map and an output: medsynth simulate LABELS OUT"
-                                       : "simulate: with --fraction give only the output: medsynth simulate --fraction "
-                                         "csf=F.nii.gz ... OUT");
+    throw UsageError(from_maps ? "simulate: with --pd/--t1/--t2 give only the output: medsynth simulate --pd PD --t1 T1 "
+                                 "--t2 T2 OUT"
+                     : fractions.empty() ? "simulate: give a label map and an output: medsynth simulate LABELS OUT"
+                                         : "simulate: with --fraction give only the output: medsynth simulate --fraction "
+                                           "csf=F.nii.gz ... OUT");
   }
   const std::string out = paths.back();
   io::detect_write_format(out);
@@ -121,7 +164,11 @@ int run_simulate(const po::variables_map& vm) {
 
   io::Volume image;
   std::vector<bool> mask;
-  if (fractions.empty()) {
+  if (from_maps) {
+    const physics::ParameterMaps maps = read_parameter_maps(vm);
+    image = physics::render(maps, seq);
+    mask = physics::tissue_mask(maps);
+  } else if (fractions.empty()) {
     const std::string in = paths.front();
     const io::LabelVolume labels = io::read_label_volume(in);
     const physics::LabelTissueMap tissues = vm.count("label-table")
@@ -171,7 +218,7 @@ Command make_simulate_command() {
   Command c;
   c.name = "simulate";
   c.summary = "render an MR image of a sequence from a tissue label map (PD, T1, T2, T2* and signal equations)";
-  c.usage = "medsynth simulate LABELS OUT [--sequence mprage] [--field 3] [--tr MS --te MS --ti MS --flip DEG] [--force]";
+  c.usage = "medsynth simulate LABELS|--pd PD --t1 T1 --t2 T2 OUT [--sequence mprage] [--field 3] [--tr MS --te MS --ti MS --flip DEG] [--force]";
   c.details =
       "Each label becomes a tissue (default: medsynth tissue-map's 0 background, 1 csf,\n"
       "2 grey_matter, 3 white_matter; --label-table label,tissue CSV for other maps), each tissue\n"
@@ -187,7 +234,9 @@ Command make_simulate_command() {
       "noise sigma). The image (float32; a fully relaxed tissue of PD 1 = --scale) has the label\n"
       "map's geometry and is written atomically in any format 'medsynth convert' writes.\n"
       "--fraction TISSUE=FILE (repeated) renders soft tissue fractions instead of a label map:\n"
-      "each voxel is the fraction-weighted sum of its tissues' signals (partial volume).";
+      "each voxel is the fraction-weighted sum of its tissues' signals (partial volume).\n"
+      "--pd PD --t1 T1 --t2 T2 [--t2star T2S] render parameter maps instead (one grid; PD 0 is\n"
+      "background; T2* is capped at T2). --spacing simulates another acquisition's grid.";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
     d.add_options()
         ("paths", po::value<std::vector<std::string>>()->multitoken(), "LABELS OUT (only OUT with --fraction)")
@@ -203,6 +252,10 @@ Command make_simulate_command() {
         ("tissue-table", po::value<std::string>(), "CSV tissue,pd,t1,t2,t2star[,source]: adds or replaces tissues")
         ("label-table", po::value<std::string>(), "CSV label,tissue: the tissue of each label")
         ("fraction", po::value<std::vector<std::string>>(), "TISSUE=FILE: a tissue fraction map (0..1), repeated")
+        ("pd", po::value<std::string>(), "proton density map (water = 1) instead of a label map; with --t1, --t2")
+        ("t1", po::value<std::string>(), "T1 map, ms (with --pd)")
+        ("t2", po::value<std::string>(), "T2 map, ms (with --pd)")
+        ("t2star", po::value<std::string>(), "T2* map, ms (with --pd; default: the T2 map, capped at T2)")
         ("snr", po::value<double>()->default_value(0.0), "signal-to-noise ratio of Rician noise (0: none)")
         ("bias", po::value<double>()->default_value(0.0), "bias field strength: the field spans 1 -/+ this (0: none)")
         ("resolution", po::value<std::string>(), "acquired resolution X,Y,Z mm (FWHM of the PSF / slab profile)")

@@ -221,6 +221,71 @@ TEST(SimulateCli, OtherMapsFormatsAndAcquisitionOptions) {
   EXPECT_NE(r.out.find("white_matter,0.69,1150,45,26.8,"), std::string::npos) << r.out;
 }
 
+// Parameter maps in place of a label map: the maps of a label map render exactly as the label map
+// does, a voxel's own T2 acts as the closed form says, and maps on other grids or with impossible
+// values are refused naming the file.
+TEST(SimulateCli, ParameterMapsRenderLikeTheirLabelMapAndEachVoxelFollowsItsOwnT2) {
+  TempDir tmp;
+  const std::string seg = data_file(kItkData + "KmeansTest_T1KmeansPrelimSegmentation.nii.gz", "insighttoolkit5-examples");
+  std::ofstream(tmp.str("labels.csv")) << "label,tissue\n0,background\n1,background\n2,csf\n3,csf\n4,grey_matter\n"
+                                          "5,grey_matter\n6,white_matter\n";
+  const TissueTable table = literature_table(3);
+  const ParameterMaps maps = parameter_maps(io::read_label_volume(seg), table,
+                                            read_label_tissue_csv(tmp.str("labels.csv"), table), seg);
+  io::write_volume(maps.pd, tmp.str("pd.nii.gz"));
+  io::write_volume(maps.t1, tmp.str("t1.nii.gz"));
+  io::write_volume(maps.t2, tmp.str("t2.nii.gz"));
+  io::write_volume(maps.t2star, tmp.str("t2s.nii.gz"));
+  io::Volume t2x2 = maps.t2;
+  for (float& x : t2x2.voxels) x *= 2;
+  io::write_volume(t2x2, tmp.str("t2x2.nii.gz"));
+  const std::string se = " --sequence se --tr 4000 --te 90";
+  auto r = run_medsynth("simulate " + seg + " " + tmp.str("labels.nii.gz") + se + " --label-table " + tmp.str("labels.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string m = " --pd " + tmp.str("pd.nii.gz") + " --t1 " + tmp.str("t1.nii.gz");
+  r = run_medsynth("simulate" + m + " --t2 " + tmp.str("t2.nii.gz") + " --t2star " + tmp.str("t2s.nii.gz") + " " +
+                   tmp.str("maps.nii.gz") + se);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medsynth("simulate" + m + " --t2 " + tmp.str("t2x2.nii.gz") + " " + tmp.str("long.nii.gz") + se);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const io::Volume a = io::read_volume(tmp.str("labels.nii.gz")), b = io::read_volume(tmp.str("maps.nii.gz")),
+                   l = io::read_volume(tmp.str("long.nii.gz"));
+  ASSERT_TRUE(b.geometry.same_grid(a.geometry));
+  ASSERT_EQ(a.voxels, b.voxels);
+  // Spin echo: S = PD (1 - 2 e^{-(TR - TE/2)/T1} + e^{-TR/T1}) e^{-TE/T2}, so doubling T2 multiplies
+  // every tissue voxel by e^{TE / (2 T2)}.
+  std::size_t tissue = 0;
+  for (std::size_t i = 0; i < a.voxels.size(); ++i) {
+    if (maps.pd.voxels[i] == 0) {
+      EXPECT_EQ(l.voxels[i], 0.0f);
+      continue;
+    }
+    ++tissue;
+    const double expected = a.voxels[i] * std::exp(90.0 / (2 * maps.t2.voxels[i]));
+    ASSERT_NEAR(l.voxels[i], expected, 1e-4 * expected) << "voxel " << i;
+  }
+  EXPECT_GT(tissue, a.voxels.size() / 10);
+  // Another grid, a negative T1 and a missing map are refused; nothing is written.
+  r = run_medsynth("simulate --pd " + tmp.str("pd.nii.gz") + " --t1 " + data_file(kTemplates + "ch2bet.nii.gz", "mricron-data") +
+                   " --t2 " + tmp.str("t2.nii.gz") + " " + tmp.str("bad.nii.gz"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("ch2bet.nii.gz: the --t1 map is not on the grid of the --pd map"), std::string::npos) << r.err;
+  io::Volume neg = maps.t1;
+  for (std::size_t i = 0; i < neg.voxels.size(); ++i) {
+    if (maps.pd.voxels[i] > 0) neg.voxels[i] = -5;
+  }
+  io::write_volume(neg, tmp.str("neg.nii.gz"));
+  r = run_medsynth("simulate --pd " + tmp.str("pd.nii.gz") + " --t1 " + tmp.str("neg.nii.gz") + " --t2 " + tmp.str("t2.nii.gz") +
+                   " " + tmp.str("bad.nii.gz"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(tmp.str("neg.nii.gz") + ": voxel "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("t1 must be > 0 ms"), std::string::npos) << r.err;
+  r = run_medsynth("simulate --pd " + tmp.str("pd.nii.gz") + " --t1 " + tmp.str("t1.nii.gz") + " " + tmp.str("bad.nii.gz"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("need --pd, --t1 and --t2"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.str("bad.nii.gz")));
+}
+
 TEST(SimulateCli, BadInputIsNamedAndLeavesNothing) {
   TempDir tmp;
   const std::string seg = data_file(kItkData + "KmeansTest_T1KmeansPrelimSegmentation.nii.gz", "insighttoolkit5-examples");
