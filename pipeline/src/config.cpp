@@ -98,6 +98,9 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "classes of the tissue map (without background)")
       ("data.cache", key(&c.data.cache),
        "slice cache folder (empty: <train.out>/cache)")
+      ("data.simulate_source", key(&c.data.simulate_source),
+       "each row's source image simulated from its label map, SEQUENCE[:key=value,...] as utility.physics "
+       "(with model.source_image: the physics rendering as the ddpm's source; empty: the manifest's source column)")
       ("model.family", key(&c.model.family),
        "model family: ddpm (diffusion) | vae (conditional VAE) | gan (pix2pix / SPADE) | ldm (diffusion on a vae's latents)")
       ("model.channels", key(&channels), "U-Net width per level, comma-separated")
@@ -246,7 +249,25 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "RMS displacement of the elastic deformations, in slice pixels")
       ("utility.elastic_smoothness", key(&c.utility.elastic_smoothness),
        "Gaussian sigma of the deformations' displacement field, in slice pixels")
-      ("utility.bootstrap", key(&c.utility.bootstrap), "resamples of the test slices for the 95% intervals");
+      ("utility.bootstrap", key(&c.utility.bootstrap), "resamples of the test slices for the 95% intervals")
+      ("utility.physics", key(&c.utility.physics),
+       "utility.sources physics: the simulation, SEQUENCE[:key=value,...] (keys tr, te, ti, flip, etl, esp, "
+       "field, table, labels; docs/physics.md), e.g. mprage or flair:field=1.5")
+      ("augment.enabled", key(&c.augment.enabled),
+       "medsynth run: write physics-simulated image/label pairs of the training label maps (augment/)")
+      ("augment.count", key(&c.augment.count), "image/label pairs to write")
+      ("augment.sequences", key(&c.augment.sequences), "sequences drawn from, uniformly: se, gre, ir, flair, mprage")
+      ("augment.fields", key(&c.augment.fields), "field strengths drawn from, tesla (1.5, 3, 7)")
+      ("augment.tr", key(&c.augment.tr), "TR range LOW,HIGH as multiples of the sequence's default TR")
+      ("augment.te", key(&c.augment.te), "TE range LOW,HIGH as multiples of the sequence's default TE")
+      ("augment.ti", key(&c.augment.ti),
+       "TI range LOW,HIGH as multiples of the sequence's default TI (ir, flair: the CSF null at the drawn TR)")
+      ("augment.flip", key(&c.augment.flip), "flip angle range LOW,HIGH as multiples of the default (gre, mprage)")
+      ("augment.snr", key(&c.augment.snr), "Rician SNR range LOW,HIGH (0,0: no noise)")
+      ("augment.bias", key(&c.augment.bias), "bias field strength range LOW,HIGH (each in [0, 1))")
+      ("augment.label_table", key(&c.augment.label_table),
+       "label,tissue CSV naming each label's tissue (empty: the tissue map's 0 background, 1 csf, 2 grey, 3 white)")
+      ("augment.seed", key(&c.augment.seed), "seed of the drawn parameters, bias fields and noise");
   return d;
 }
 

@@ -26,8 +26,8 @@ nlohmann::json library_versions();  // run_versions.cpp
 namespace run {
 
 const std::vector<Stage>& stages() {
-  static const std::vector<Stage> table = {ingest_stage(),   train_stage(),  sample_stage(),   evaluate_stage(),
-                                           export_stage(),   utility_stage(), report_stage()};
+  static const std::vector<Stage> table = {ingest_stage(),   augment_stage(), train_stage(),   sample_stage(),
+                                           evaluate_stage(), export_stage(),  utility_stage(), report_stage()};
   return table;
 }
 

@@ -81,6 +81,11 @@ json run_report(Context& ctx, json& artefacts) {
       << " files)</li>\n";
   }
   h << "</ul>\n<p>Every volume here is synthetic: made by a generative model, not acquired from a patient.</p>\n"
+  if (ctx.records.count("augment") && ctx.outputs("augment").value("enabled", false)) {
+    h << "<li>" << ctx.outputs("augment")["pairs"].size() << " physics-simulated image/label pairs (augment stage; "
+      << "parameters in each JSON sidecar): <a href=\"../"
+      << html_escape(ctx.outputs("augment")["pairs_manifest"].get<std::string>()) << "\">pairs.csv</a></li>\n";
+  }
        "</body></html>\n";
   write_text_atomically(index.string(), h.str());
   artefacts.push_back(ctx.rel(index));
@@ -95,7 +100,7 @@ json run_report(Context& ctx, json& artefacts) {
 Stage report_stage() {
   Stage s;
   s.name = "report";
-  s.inputs = [](const Context& ctx) { return upstream_ids(ctx, {"ingest", "train", "sample", "evaluate", "export", "utility"}); };
+  s.inputs = [](const Context& ctx) { return upstream_ids(ctx, {"ingest", "train", "sample", "evaluate", "export", "utility", "augment"}); };
   s.run = run_report;
   return s;
 }

@@ -47,6 +47,9 @@ struct DataConfig {
                                  // image: background, CSF, grey, white matter) | none
   int tissue_classes = 3;        // classes of the multi-Otsu tissue map (plus background)
   std::string cache = "";        // slice cache folder ("" = <train.out>/cache)
+  // The source image of every row simulated from its label map (physics/simulation_spec.h:
+  // "mprage", "flair:field=1.5"): the physics rendering as a ddpm's source; "" = the manifest's.
+  std::string simulate_source;
 };
 
 struct TrainConfig {
@@ -120,9 +123,28 @@ struct UtilityConfig {
   std::string fractions = "0.1,0.25,0.5,1";  // the scarcity curve: fractions of the real training slices
   int synthetic_per_real = 1;        // synthetic pairs made from each real training slice's label map
   std::string sources = "labels,elastic";  // label maps of the synthetic pairs: labels (as they are) | elastic
+                                           // | physics (the simulator's image of an elastic deformation)
+  std::string physics = "mprage";    // the simulation of the physics pairs (physics/simulation_spec.h)
   double elastic_amplitude = 3.0;    // RMS displacement of the elastic deformation, in slice pixels
   double elastic_smoothness = 4.0;   // Gaussian sigma of the displacement field, in slice pixels
   int bootstrap = 1000;              // resamples of the test slices for the 95% intervals
+};
+
+// The runner's [augment] stage: physics-simulated image/label pairs from the label maps of the
+// training subjects, acquisition parameters drawn from these ranges (docs/physics.md).
+struct AugmentConfig {
+  bool enabled = false;
+  int count = 4;                          // pairs to write
+  std::string sequences = "mprage,se,flair";  // drawn uniformly: se, gre, ir, flair, mprage
+  std::string fields = "1.5,3";           // field strengths drawn from (tesla; the tissue table's)
+  std::string tr = "0.8,1.2";             // TR, TE, TI, flip: LOW,HIGH multiples of the sequence's default
+  std::string te = "0.8,1.2";
+  std::string ti = "0.9,1.1";
+  std::string flip = "0.8,1.2";
+  std::string snr = "20,80";              // LOW,HIGH Rician SNR (0,0: no noise)
+  std::string bias = "0,0.3";             // LOW,HIGH bias field strength
+  std::string label_table;                // label,tissue CSV ("" = the tissue map's 0..3)
+  int seed = 1;
 };
 
 struct RunConfig {
@@ -133,6 +155,7 @@ struct RunConfig {
   SampleConfig sample;
   ExportConfig exporting;         // [export] (export is a C++ keyword)
   UtilityConfig utility;
+  AugmentConfig augment;
 };
 
 // Declares every key bound to `config`'s fields (defaults = their current values).
