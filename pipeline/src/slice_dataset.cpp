@@ -19,6 +19,7 @@
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/memory.h"
+#include "medsynth/physics/simulation_spec.h"
 #include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/slice_grid.h"
@@ -262,7 +263,8 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
   std::ostringstream key;
   key << "format=" << kCacheFormat << ";grid=" << dc.grid.value << ";clip=" << dc.clip_low << "," << dc.clip_high
       << ";holdout=" << dc.holdout << ";min_fg=" << dc.min_foreground << ";labels=" << dc.labels
-      << ";tissue=" << dc.tissue_classes << ";seed=" << config.train.seed << "\n";
+      << ";tissue=" << dc.tissue_classes << ";seed=" << config.train.seed
+      << (dc.simulate_source.empty() ? "" : ";simulate_source=" + dc.simulate_source) << "\n";
   for (const auto& r : rows) {
     key << r.subject << "," << hash_file(r.image) << "," << (r.labels.empty() ? "" : hash_file(r.labels)) << ","
         << (r.source.empty() ? "" : hash_file(r.source)) << "," << r.class_id;
@@ -297,11 +299,20 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     }
     has_source = has_source || !r.source.empty();
   }
+  // data.simulate_source: the source image is the physics rendering of each row's label map.
+  const bool simulated = !dc.simulate_source.empty();
+  const physics::SimulationSpec simulation =
+      simulated ? physics::parse_simulation_spec(dc.simulate_source, "data.simulate_source") : physics::SimulationSpec{};
+  if (simulated) {
+    if (!want_labels) throw ConfigError("data.simulate_source needs label maps to simulate (data.labels = file or tissue)");
+    if (has_source) throw ConfigError("data.simulate_source is set and " + dataset + " has a source column: give one of them");
+  }
   if (has_source) {
     for (const auto& r : rows) {
       if (r.source.empty()) throw io::Error(dataset, "line " + std::to_string(r.line) + ": some rows have a source image, this one has none");
     }
   }
+  has_source = has_source || simulated;
 
   // Subjects in order of first appearance; held out: whole subjects (several), or a slab (one).
   std::vector<std::string> subjects;
@@ -359,7 +370,8 @@ IngestResult ingest(const RunConfig& config, const std::string& cache_root) {
     }
     std::vector<float> src;
     if (has_source) {
-      io::Volume s = io::read_volume(r.source);
+      io::Volume s = simulated ? physics::simulate_labels(simulation, condition_label_map(v, r.image, r.labels, dc), r.image)
+                               : io::read_volume(r.source);
       if (!s.geometry.same_grid(v.geometry, 1e-3)) throw io::Error(r.source, "source image is not on the grid of " + r.image);
       const IntensityWindow ws = fit_window(s, dc.clip_low, dc.clip_high);
       const auto [smn, smx] = io::intensity_range(s);

@@ -17,6 +17,7 @@
 #include "medsynth/modules/seed.h"
 #include "medsynth/modules/train_util.h"
 #include "medsynth/modules/seg/segmenter.h"
+#include "medsynth/physics/simulation_spec.h"
 #include "medsynth/pipeline/bids.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/hash.h"
@@ -92,8 +93,8 @@ std::vector<std::string> parse_sources(const std::string& text) {
   while (std::getline(in, tok, ',')) {
     tok.erase(0, tok.find_first_not_of(" \t"));
     tok.erase(tok.find_last_not_of(" \t") + 1);
-    if (tok != "labels" && tok != "elastic") {
-      throw ConfigError("utility.sources: '" + tok + "' is not labels or elastic");
+    if (tok != "labels" && tok != "elastic" && tok != "physics") {
+      throw ConfigError("utility.sources: '" + tok + "' is not labels, elastic or physics");
     }
     out.push_back(tok);
   }
@@ -121,6 +122,30 @@ SegmentationSet real_slices(const SliceDataset& data, const std::vector<std::siz
     for (std::size_t p = 0; p < P; ++p) lab[n * P + p] = l[p];
   }
   return s;
+}
+
+// Class id -> the physics pair's intensity: each label's signal in the utility.physics simulation,
+// windowed as ingest windows a real scan (fit_window over the training slices rendered so).
+torch::Tensor physics_intensities(const RunConfig& cfg, const SliceDataset& data, const std::vector<std::size_t>& train_idx,
+                                  const std::vector<std::int32_t>& values) {
+  const physics::SimulationSpec spec = physics::parse_simulation_spec(cfg.utility.physics, "utility.physics");
+  const std::map<int, double> signal =
+      physics::label_signals(spec, std::vector<int>(values.begin(), values.end()), "utility.physics");
+  std::vector<float> by_class(values.size());
+  for (std::size_t k = 0; k < values.size(); ++k) by_class[k] = static_cast<float>(1000 * signal.at(values[k]));
+  io::Volume rendered;
+  const std::size_t P = data.pixels();
+  rendered.geometry.size = {P, train_idx.size(), 1};
+  rendered.voxels.resize(P * train_idx.size());
+  for (std::size_t n = 0; n < train_idx.size(); ++n) {
+    const std::uint8_t* l = data.labels(train_idx[n]);
+    for (std::size_t q = 0; q < P; ++q) rendered.voxels[n * P + q] = by_class[l[q]];
+  }
+  rendered.metadata["source"] = "utility.physics '" + cfg.utility.physics + "'";
+  const IntensityWindow w = fit_window(rendered, cfg.data.clip_low, cfg.data.clip_high);
+  auto out = torch::empty({static_cast<std::int64_t>(values.size())}, torch::kFloat);
+  for (std::size_t k = 0; k < values.size(); ++k) out[static_cast<std::int64_t>(k)] = w.map(by_class[k]);
+  return out;
 }
 
 struct SyntheticPool {
@@ -170,38 +195,54 @@ SyntheticPool synthetic_pool(const RunConfig& cfg, const SliceDataset& data, con
               torch::empty({static_cast<std::int64_t>(total), H, W}, torch::kLong)};
   const std::size_t B = static_cast<std::size_t>(std::max(1, cfg.sample.batch));
   Progress bar("synthetic pairs", static_cast<long>(total), 0, static_cast<long>(B));
-  for (std::size_t i0 = 0; i0 < total; i0 += B) {
-    throw_if_stop_requested("utility", "while sampling synthetic pairs; nothing was written: run it again");
-    const std::size_t i1 = std::min(total, i0 + B);
-    std::vector<std::size_t> idx;
-    std::vector<torch::Tensor> fields;
-    modules::SampleOptions so;
-    so.sampler = cfg.sample.sampler;
-    so.steps = cfg.sample.steps;
-    so.eta = cfg.sample.eta;
-    so.guidance = cfg.sample.guidance;
-    for (std::size_t i = i0; i < i1; ++i) {
-      const std::size_t from = i / static_cast<std::size_t>(per);
-      const std::string& source = sources[i % sources.size()];
-      idx.push_back(train_idx[from]);
-      pool.from.push_back(from);
-      pool.source.push_back(source);
-      so.seeds.push_back(modules::derive_seed(static_cast<std::uint64_t>(cfg.sample.seed), i, 17));
-      fields.push_back(source == "elastic" ? elastic_field(H, W, u.elastic_amplitude, u.elastic_smoothness,
-                                                           modules::derive_seed(static_cast<std::uint64_t>(u.seed), i, 11))
-                                           : torch::zeros({2, H, W}));
+  // Pair i's source is sources[i % n]; the generator's and the simulator's pairs go in batches of
+  // their own (each pair's noise and deformation depend on i only).
+  std::vector<std::size_t> generated, simulated;
+  for (std::size_t i = 0; i < total; ++i) (sources[i % sources.size()] == "physics" ? simulated : generated).push_back(i);
+  const torch::Tensor intensity = simulated.empty() ? torch::Tensor() : physics_intensities(cfg, data, train_idx, values);
+  pool.from.resize(total);
+  pool.source.resize(total);
+  std::size_t done = 0;
+  for (const auto* items : {&generated, &simulated}) {
+    const bool physics = items == &simulated;
+    for (std::size_t j0 = 0; j0 < items->size(); j0 += B) {
+      throw_if_stop_requested("utility", "while sampling synthetic pairs; nothing was written: run it again");
+      const std::size_t j1 = std::min(items->size(), j0 + B);
+      std::vector<std::size_t> idx;
+      std::vector<std::int64_t> rows_of;
+      std::vector<torch::Tensor> fields;
+      modules::SampleOptions so;
+      so.sampler = cfg.sample.sampler;
+      so.steps = cfg.sample.steps;
+      so.eta = cfg.sample.eta;
+      so.guidance = cfg.sample.guidance;
+      for (std::size_t j = j0; j < j1; ++j) {
+        const std::size_t i = (*items)[j];
+        const std::size_t from = i / static_cast<std::size_t>(per);
+        const std::string& source = sources[i % sources.size()];
+        idx.push_back(train_idx[from]);
+        rows_of.push_back(static_cast<std::int64_t>(i));
+        pool.from[i] = from;
+        pool.source[i] = source;
+        so.seeds.push_back(modules::derive_seed(static_cast<std::uint64_t>(cfg.sample.seed), i, 17));
+        fields.push_back(source != "labels" ? elastic_field(H, W, u.elastic_amplitude, u.elastic_smoothness,
+                                                            modules::derive_seed(static_cast<std::uint64_t>(u.seed), i, 11))
+                                            : torch::zeros({2, H, W}));
+      }
+      modules::Condition c = make_batch(data, idx, mc, device);
+      c.image = torch::Tensor();
+      c.labels = deform_labels(c.labels, torch::stack(fields));
+      // The segmenter learns the centre slice's (deformed) map.
+      auto ids = c.labels.to(torch::kCPU).narrow(1, static_cast<std::int64_t>(mc.context) * C, C).argmax(1);
+      // The simulator images the deformed map at the physics contrast; the generator samples it.
+      auto x = physics ? intensity.index({ids}).unsqueeze(1) : gen->sample(c, so).to(torch::kCPU);
+      if (background) x = torch::where(ids.unsqueeze(1) == 0, torch::full_like(x, -1.0f), x);
+      const auto at = torch::tensor(rows_of);
+      pool.set.images.index_copy_(0, at, x.to(torch::kFloat));
+      pool.set.labels.index_copy_(0, at, ids);
+      done += j1 - j0;
+      bar.update(static_cast<long>(done));
     }
-    modules::Condition c = make_batch(data, idx, mc, device);
-    c.image = torch::Tensor();
-    c.labels = deform_labels(c.labels, torch::stack(fields));
-    auto x = gen->sample(c, so).to(torch::kCPU);
-    // The segmenter learns the centre slice's (deformed) map.
-    auto ids = c.labels.to(torch::kCPU).narrow(1, static_cast<std::int64_t>(mc.context) * C, C).argmax(1);
-    if (background) x = torch::where(ids.unsqueeze(1) == 0, torch::full_like(x, -1.0f), x);
-    const auto n = static_cast<std::int64_t>(i1 - i0);
-    pool.set.images.narrow(0, static_cast<std::int64_t>(i0), n).copy_(x);
-    pool.set.labels.narrow(0, static_cast<std::int64_t>(i0), n).copy_(ids);
-    bar.update(static_cast<long>(i1));
   }
   pool.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return pool;
@@ -271,6 +312,7 @@ UtilityResult run_utility(const RunConfig& cfg, bool resume, const std::string& 
   const auto t0 = std::chrono::steady_clock::now();
   const auto& u = cfg.utility;
   const auto fractions = parse_fractions(u.fractions);
+  if (u.sources.find("physics") != std::string::npos) physics::parse_simulation_spec(u.physics, "utility.physics");
   parse_sources(u.sources);
   if (u.bootstrap < 0) throw ConfigError("utility.bootstrap must be 0 or more");
   modules::configure_threads(cfg.train.threads);
@@ -435,6 +477,7 @@ UtilityResult run_utility(const RunConfig& cfg, bool resume, const std::string& 
       {"seeds", {{"utility", u.seed}, {"sample", cfg.sample.seed}}},
       {"sampler", {{"sampler", cfg.sample.sampler}, {"steps", cfg.sample.steps}, {"guidance", cfg.sample.guidance}}},
       {"sources", u.sources},
+      {"physics", u.sources.find("physics") != std::string::npos ? json(u.physics) : json(nullptr)},
       {"synthetic_per_real", u.synthetic_per_real},
       {"elastic", {{"amplitude_px", u.elastic_amplitude}, {"smoothness_px", u.elastic_smoothness}}},
       {"bootstrap", u.bootstrap}};

@@ -9,6 +9,7 @@
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/bids.h"
+#include "medsynth/physics/simulation_spec.h"
 #include "medsynth/pipeline/checkpoint.h"
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/stop.h"
@@ -90,7 +91,21 @@ json run_sample(Context& ctx, json& artefacts) {
         rq.labels = r.labels;
       }
     }
-    if (info.model.source_image) rq.source = r.source;
+    if (info.model.source_image && !c.data.simulate_source.empty()) {
+      // The source the model was trained with: the physics rendering of the row's label map.
+      const fs::path p = dir / (name + "-source.nii.gz");
+      if (!fs::exists(p)) {
+        io::WriteOptions wo;
+        wo.force = true;
+        const io::Volume image = io::read_volume(r.image);
+        io::write_volume(physics::simulate_labels(physics::parse_simulation_spec(c.data.simulate_source, "data.simulate_source"),
+                                                  condition_label_map(image, r.image, r.labels, c.data), r.image),
+                         p.string(), wo);
+      }
+      rq.source = p.string();
+    } else if (info.model.source_image) {
+      rq.source = r.source;
+    }
     if (info.model.num_classes > 0) rq.class_id = r.class_id;
     if (rq.labels.empty() && rq.source.empty()) rq.like = r.image;
   };
