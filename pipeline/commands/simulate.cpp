@@ -239,7 +239,7 @@ Command make_simulate_command() {
       "background; T2* is capped at T2). --spacing simulates another acquisition's grid.";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
     d.add_options()
-        ("paths", po::value<std::vector<std::string>>()->multitoken(), "LABELS OUT (only OUT with --fraction)")
+        ("paths", po::value<std::vector<std::string>>()->multitoken(), "LABELS OUT (only OUT with --fraction or --pd)")
         ("sequence", po::value<std::string>()->default_value("mprage"), "se, gre, ir, flair or mprage")
         ("field", po::value<double>()->default_value(3.0), "field strength in tesla (built-in table: 1.5, 3, 7)")
         ("tr", po::value<double>(), "repetition time, ms (mprage: inversion to inversion)")
@@ -252,10 +252,10 @@ Command make_simulate_command() {
         ("tissue-table", po::value<std::string>(), "CSV tissue,pd,t1,t2,t2star[,source]: adds or replaces tissues")
         ("label-table", po::value<std::string>(), "CSV label,tissue: the tissue of each label")
         ("fraction", po::value<std::vector<std::string>>(), "TISSUE=FILE: a tissue fraction map (0..1), repeated")
-        ("pd", po::value<std::string>(), "proton density map (water = 1) instead of a label map; with --t1, --t2")
+        ("pd", po::value<std::string>(), "PD map (water = 1) instead of LABELS")
         ("t1", po::value<std::string>(), "T1 map, ms (with --pd)")
         ("t2", po::value<std::string>(), "T2 map, ms (with --pd)")
-        ("t2star", po::value<std::string>(), "T2* map, ms (with --pd; default: the T2 map, capped at T2)")
+        ("t2star", po::value<std::string>(), "T2* map, ms (with --pd; default: the T2 map)")
         ("snr", po::value<double>()->default_value(0.0), "signal-to-noise ratio of Rician noise (0: none)")
         ("bias", po::value<double>()->default_value(0.0), "bias field strength: the field spans 1 -/+ this (0: none)")
         ("resolution", po::value<std::string>(), "acquired resolution X,Y,Z mm (FWHM of the PSF / slab profile)")
