@@ -256,7 +256,7 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
       ("augment.enabled", key(&c.augment.enabled),
        "medsynth run: write physics-simulated image/label pairs of the training label maps (augment/)")
       ("augment.count", key(&c.augment.count), "image/label pairs to write")
-      ("augment.sequences", key(&c.augment.sequences), "sequences drawn from, uniformly: se, gre, ir, flair, mprage")
+      ("augment.sequences", key(&c.augment.sequences), "sequences of the pairs, taken in turn: se, gre, ir, flair, mprage")
       ("augment.fields", key(&c.augment.fields), "field strengths drawn from, tesla (1.5, 3, 7)")
       ("augment.tr", key(&c.augment.tr), "TR range LOW,HIGH as multiples of the sequence's default TR")
       ("augment.te", key(&c.augment.te), "TE range LOW,HIGH as multiples of the sequence's default TE")

@@ -113,8 +113,8 @@ struct Drawn {
   double field = 3, snr = 0, bias = 0;
 };
 
-// Pair p's parameters from (seed, p): a sequence and field, then its defaults scaled by factors
-// drawn from the ranges (drawn again, up to 100 times, until the timing is consistent).
+// Pair p's parameters: the sequences in turn; from (seed, p) a field, then the sequence's defaults
+// scaled by factors drawn from the ranges (drawn again, up to 100 times, until the timing is consistent).
 Drawn draw(const Draws& d, std::uint64_t seed, int p) {
   std::mt19937_64 rng(modules::derive_seed(seed, static_cast<std::uint64_t>(p), 23));
   auto uniform = [&](std::pair<double, double> r) {
@@ -122,7 +122,7 @@ Drawn draw(const Draws& d, std::uint64_t seed, int p) {
   };
   auto pick = [&](std::size_t n) { return static_cast<std::size_t>(std::uniform_int_distribution<std::size_t>(0, n - 1)(rng)); };
   Drawn out;
-  const physics::SequenceType type = d.sequences[pick(d.sequences.size())];
+  const physics::SequenceType type = d.sequences[static_cast<std::size_t>(p) % d.sequences.size()];  // in turn
   out.field = d.fields[pick(d.fields.size())];
   const physics::TissueTable table = physics::literature_table(out.field);
   for (int attempt = 0; attempt < 100; ++attempt) {

@@ -135,7 +135,7 @@ struct UtilityConfig {
 struct AugmentConfig {
   bool enabled = false;
   int count = 4;                          // pairs to write
-  std::string sequences = "mprage,se,flair";  // drawn uniformly: se, gre, ir, flair, mprage
+  std::string sequences = "mprage,se,flair";  // taken in turn: se, gre, ir, flair, mprage
   std::string fields = "1.5,3";           // field strengths drawn from (tesla; the tissue table's)
   std::string tr = "0.8,1.2";             // TR, TE, TI, flip: LOW,HIGH multiples of the sequence's default
   std::string te = "0.8,1.2";
