@@ -227,7 +227,7 @@ TEST(Utility, PhysicsPairsAreCountedBySourceAndTeachTheRealSlab) {
   TempDir tmp;
   const auto r = run_medsynth("utility " + utility_config(tmp.str(), generator) +
                                   " --train.threads 2 --utility.sources physics --utility.physics mprage:field=3"
-                                  " --utility.fractions 1 --utility.steps 40 --utility.bootstrap 50",
+                                  " --utility.fractions 1 --utility.bootstrap 50",
                               600);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json f = read_json(tmp.str("utility/report.json"));
@@ -237,7 +237,7 @@ TEST(Utility, PhysicsPairsAreCountedBySourceAndTeachTheRealSlab) {
   EXPECT_EQ(syn["synthetic_sources"], (json{{"physics", f["train_slices"]}})) << syn.dump();
   EXPECT_EQ(f["provenance"]["physics"], "mprage:field=3");
   const double chance = f["chance_mean_dice"];
-  EXPECT_GT(syn["mean_dice"].get<double>(), chance + 0.15) << syn.dump();
+  EXPECT_GT(syn["mean_dice"].get<double>(), chance + 0.1) << syn.dump();
   const auto bad = run_medsynth("utility " + utility_config(tmp.str(), generator) +
                                     " --utility.sources labels,physics --utility.physics mprage:tr=fast",
                                 60);
