@@ -1,10 +1,10 @@
 // medsynth merge: joins the shards of `medsynth sample --shard i/N` into one volume.
-#include <cmath>
 #include <iostream>
 
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
 #include "medsynth/pipeline/command.h"
+#include "medsynth/pipeline/shard_merge.h"
 
 namespace medsynth::pipeline {
 namespace {
@@ -19,16 +19,12 @@ int run_merge(const po::variables_map& vm) {
     if (!v.geometry.same_grid(merged.geometry, 1e-4)) {
       throw io::Error(inputs[s], "is not on the grid of " + inputs[0] + ": not a shard of the same run");
     }
-    for (std::size_t i = 0; i < v.voxels.size(); ++i) {
-      if (std::isnan(v.voxels[i])) continue;
-      if (!std::isnan(merged.voxels[i])) {
-        throw io::Error(inputs[s], "overlaps another shard (voxel " + std::to_string(i) + " is made twice)");
-      }
-      merged.voxels[i] = v.voxels[i];
+    const long long twice = merge_shard(merged.voxels, v.voxels.data());
+    if (twice >= 0) {
+      throw io::Error(inputs[s], "overlaps another shard (voxel " + std::to_string(twice) + " is made twice)");
     }
   }
-  std::size_t missing = 0;
-  for (float x : merged.voxels) missing += std::isnan(x) ? 1 : 0;
+  const std::size_t missing = missing_voxels(merged.voxels);
   if (missing) {
     throw io::Error(out, std::to_string(missing) + " voxels are in no shard: is a shard missing from the list?");
   }

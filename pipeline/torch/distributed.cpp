@@ -321,6 +321,40 @@ void DataParallel::barrier() {
   collective("barrier", [&] { impl_->group->barrier()->wait(); });
 }
 
+std::vector<torch::Tensor> DataParallel::gather(const torch::Tensor& tensor) {
+  std::vector<torch::Tensor> in{tensor.contiguous()};
+  std::vector<std::vector<torch::Tensor>> out;
+  if (world_.rank == 0) {
+    out.emplace_back();
+    for (int r = 0; r < world_.world; ++r) out[0].push_back(torch::empty_like(in[0]));
+  }
+  c10d::GatherOptions options;
+  options.rootRank = 0;
+  collective("gather", [&] { impl_->group->gather(out, in, options)->wait(); });
+  return world_.rank == 0 ? out[0] : std::vector<torch::Tensor>{};
+}
+
+void DataParallel::store_set(const std::string& key, const std::string& value) {
+  collective("writing to the store", [&] { impl_->store->set(key, bytes_of(value)); });
+}
+
+bool DataParallel::store_check(const std::string& key) {
+  bool found = false;
+  collective("reading the store", [&] { found = impl_->store->check({key}); });
+  return found;
+}
+
+std::string DataParallel::store_get(const std::string& key) {
+  std::string value;
+  collective("reading the store", [&] { value = text_of(impl_->store->get(key)); });
+  return value;
+}
+
+std::string DataParallel::describe(int rank) const {
+  const auto r = static_cast<std::size_t>(rank);
+  return "rank " + std::to_string(rank) + (r < hosts_.size() ? " (" + hosts_[r] + ")" : "");
+}
+
 int free_tcp_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

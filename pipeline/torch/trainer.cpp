@@ -199,7 +199,7 @@ std::string resolve_autoencoder(const std::string& path) {
   return resolve_checkpoint(path, "model.autoencoder", "vae");
 }
 
-TrainResult train(const RunConfig& cfg, bool resume) {
+TrainResult train(const RunConfig& cfg, bool resume, DataParallel* group) {
   const auto t0 = std::chrono::steady_clock::now();
   const TrainConfig& tc = cfg.train;
   if (tc.steps <= 0 || tc.batch <= 0) throw ConfigError("train.steps and train.batch must be positive");
@@ -215,9 +215,11 @@ TrainResult train(const RunConfig& cfg, bool resume) {
   // Data-parallel when launched as several ranks (torchrun / Slurm / --nproc): rank 0 alone
   // ingests, logs and writes checkpoints; gradients are averaged over ranks every step.
   const WorldInfo world = world_from_environment();
-  std::unique_ptr<DataParallel> dp;
-  if (world.world > 1) {
-    dp = std::make_unique<DataParallel>(world, std::chrono::seconds(tc.dist_timeout), rank_fingerprint(cfg));
+  std::unique_ptr<DataParallel> own_group;
+  DataParallel* dp = group;
+  if (!dp && world.world > 1) {
+    own_group = std::make_unique<DataParallel>(world, std::chrono::seconds(tc.dist_timeout), rank_fingerprint(cfg));
+    dp = own_group.get();
   }
   const bool lead = world.rank == 0;
 

@@ -204,19 +204,3 @@ TEST(Distributed, AnInterfaceThisHostLacksIsRefusedNamingTheOnesItHas) {
   }
   ::unsetenv("GLOO_SOCKET_IFNAME");
 }
-
-// medsynth run across ranks is not built: launched as a rank it is refused before it writes anything,
-// instead of every rank taking the run folder and rank 0 waiting in training for the others.
-TEST(Distributed, TheStageRunnerLaunchedAsOneOfSeveralRanksIsRefused) {
-  TempDir tmp;
-  const std::string manifest = write_ch2_manifest(tmp.str());
-  std::ofstream(tmp.str("c.ini")) << tiny_config(manifest, tmp.str("run"), 4);
-  auto r = run("WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 " + std::string(MEDSYNTH_BINARY) + " run " +
-                   tmp.str("c.ini"),
-               60);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("run: started as rank 1 of 2 (torchrun environment); the stage runner runs on one process"),
-            std::string::npos)
-      << r.err;
-  EXPECT_FALSE(fs::exists(tmp.str("run"))) << "nothing may be written";
-}

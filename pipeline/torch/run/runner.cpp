@@ -11,11 +11,13 @@
 #include "medsynth/io/atomic_output.h"
 #include "medsynth/io/error.h"
 #include "medsynth/pipeline/command.h"
+#include "medsynth/pipeline/distributed.h"
 #include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/run.h"
 #include "medsynth/pipeline/stop.h"
 #include "medsynth/text.h"
 #include "medsynth/version.h"
+#include "ranks.h"
 #include "run_lock.h"
 #include "stage.h"
 
@@ -66,20 +68,28 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-}  // namespace
-
-RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
+void check_options(const RunConfig& config, const RunOptions& options) {
   check_stage_name("--from", options.from);
   check_stage_name("--only", options.only);
   for (const auto& f : options.force) check_stage_name("--force", f);
   if (!options.from.empty() && !options.only.empty()) throw UsageError("run: give --from or --only, not both");
   if (config.train.out.empty()) throw ConfigError("train.out (the run folder) is empty");
+}
 
+Context make_context(const RunConfig& config, const RunOptions& options, RunRanks* ranks) {
   Context ctx;
   ctx.config = config;
   ctx.options = options;
   if (ctx.options.command_hint.empty()) ctx.options.command_hint = "medsynth run CONFIG";
   ctx.run = fs::path(config.train.out);
+  ctx.ranks = ranks;
+  ctx.world = ranks ? ranks->world() : 1;
+  return ctx;
+}
+
+// The run on one process, or rank 0's part of it (ranks.h): every stage decided and recorded here.
+RunSummary run_stages(const RunConfig& config, const RunOptions& options, RunRanks* ranks) {
+  Context ctx = make_context(config, options, ranks);
   fs::create_directories(ctx.run);
   RunLock lock(ctx.run);
   // SIGTERM/SIGINT/SIGUSR1: training stops after a step with a checkpoint, sampling and evaluation
@@ -93,10 +103,16 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
   RunSummary summary;
   summary.run_dir = ctx.run.string();
   const json versions = library_versions();
+  // The last stage the other ranks take part in: they are told to leave after it.
+  std::ptrdiff_t last_on_ranks = -1;
+  for (const Stage& st : stages()) {
+    if (st.on_ranks != OnRanks::kRank0) last_on_ranks = index_of(st.name);
+  }
 
   for (const Stage& st : stages()) {
     const std::string& stage = st.name;
     const auto i = index_of(stage);
+    if (ranks && i > last_on_ranks) ranks->finish();
     if (!options.only.empty() && i > index_of(options.only)) break;
     const bool selected = target.empty() || (!options.only.empty() ? stage == options.only : i >= index_of(options.from));
     const bool forced = std::count(options.force.begin(), options.force.end(), stage) > 0 || stage == options.from;
@@ -162,6 +178,7 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
     record["libraries"] = versions;
     record["seeds"] = {{"train.seed", config.train.seed}, {"sample.seed", config.sample.seed}};
     record["pid"] = static_cast<long>(::getpid());
+    record["world_size"] = ctx.world;
     record["started"] = utc_now();
     record["artefacts"] = json::array();
     write_record(ctx, stage, record);
@@ -175,6 +192,7 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
     json artefacts = json::array();
     try {
       ctx.records[stage] = record;
+      if (ranks && st.on_ranks == OnRanks::kEvery) ranks->tell({{"action", "stage"}, {"stage", stage}, {"records", ctx.records}});
       record["outputs"] = st.run(ctx, artefacts);
     } catch (const std::exception& e) {
       const auto* stopped = dynamic_cast<const medsynth::Error*>(&e);
@@ -214,7 +232,33 @@ RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
     summary.report = fs::absolute(ctx.resolve(ctx.records["report"]["outputs"].value("report", ""))).string();
     summary.index = fs::absolute(ctx.resolve(ctx.records["report"]["outputs"].value("index", ""))).string();
   }
+  if (ranks) {
+    ranks->finish();
+    ranks->close();
+  }
   return summary;
+}
+
+}  // namespace
+
+// Launched as several ranks (torchrun, srun, --nproc), every rank joins first (the config and build
+// compared over the store); rank 0 then runs the stages as one process would and the others follow.
+RunSummary run_pipeline(const RunConfig& config, const RunOptions& options) {
+  check_options(config, options);
+  const WorldInfo world = world_from_environment();
+  if (world.world == 1) return run_stages(config, options, nullptr);
+  RunRanks ranks(world, config);
+  if (!ranks.lead()) {
+    Context ctx = make_context(config, options, &ranks);
+    const StopSignals stop_signals;  // kept for the next agreement of the ranks (training, sampling)
+    return follow_rank0(ctx);
+  }
+  try {
+    return run_stages(config, options, &ranks);
+  } catch (const std::exception& e) {
+    ranks.abort(e);  // the other ranks stop too, with this error's exit code (75 when stopped)
+    throw;
+  }
 }
 
 }  // namespace medsynth::pipeline

@@ -19,6 +19,8 @@ namespace medsynth::pipeline::run {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+class RunRanks;  // ranks.h: the run on several ranks
+
 // Everything the stages share.
 struct Context {
   RunConfig config;
@@ -29,6 +31,9 @@ struct Context {
   // stage.json as "partial" after each one, so a stopped stage started again keeps them.
   json partial = json::object();
   std::function<void()> save_partial = [] {};
+  // Launched as several ranks (torchrun, srun, --nproc): the group, and its size (1 otherwise).
+  RunRanks* ranks = nullptr;
+  int world = 1;
 
   fs::path dir(const std::string& stage) const { return run / stage; }
   // A path stored in stage.json: relative to the run folder when inside it.
@@ -39,6 +44,11 @@ struct Context {
   // The training stage's checkpoint, as a path.
   std::string checkpoint() const;
 };
+
+// Where a stage runs when the run has several ranks (ranks.h): on rank 0 alone (the others wait
+// or have left), on every rank (training), or on rank 0 handing each volume it samples to all
+// ranks, which sample a shard each (synthesise_volume).
+enum class OnRanks { kRank0, kEvery, kSharded };
 
 // A stage: what it reads (the text hashed into its fingerprint) and what it does (returns its
 // "outputs" for stage.json and appends the paths it wrote to `artefacts`).
@@ -53,6 +63,7 @@ struct Stage {
   bool resumes = false;
   // A folder entry kept unless the stage is forced (the slice cache, keyed by its own content).
   std::string keep_unless_forced;
+  OnRanks on_ranks = OnRanks::kRank0;
 };
 
 // The stages in the order they run (stages.cpp).

@@ -14,6 +14,7 @@
 #include "medsynth/pipeline/slice_dataset.h"
 #include "medsynth/pipeline/stop.h"
 #include "medsynth/pipeline/synthesis.h"
+#include "ranks.h"
 #include "stage.h"
 
 namespace medsynth::pipeline::run {
@@ -143,7 +144,7 @@ json run_sample(Context& ctx, json& artefacts) {
     if (!mask.empty()) v.mask = (cache / mask).string();
     std::cout << "sample: " << v.name << " (whole volume on the grid of " << (rq.labels.empty() ? (rq.source.empty() ? rq.like : rq.source) : rq.labels)
               << ")\n";
-    const SynthesisResult r = synthesise(rq);
+    const SynthesisResult r = synthesise_volume(ctx, rq);
     const fs::path synth = dir / (v.name + ".nii.gz");
     io::WriteOptions wo;
     wo.force = true;
@@ -196,7 +197,7 @@ json run_sample(Context& ctx, json& artefacts) {
       rq.sample.seed = sc.seed + 1 + p;
       condition(i, safe_name(rows[i].subject), rq);
       std::cout << "sample: " << stem << " from the label map of " << rows[i].subject << " (seed " << rq.sample.seed << ")\n";
-      const SynthesisResult r = synthesise(rq);
+      const SynthesisResult r = synthesise_volume(ctx, rq);
       io::WriteOptions wo;
       wo.force = true;
       io::write_volume(r.volume, img.string(), wo);
@@ -224,6 +225,7 @@ Stage sample_stage() {
   s.inputs = [](const Context& ctx) { return section_text(ctx.config, "sample", {"batch"}) + upstream_ids(ctx, {"ingest", "train"}); };
   s.run = run_sample;
   s.keeps_partial = true;
+  s.on_ranks = OnRanks::kSharded;  // each volume sampled as one shard per rank, merged on rank 0
   return s;
 }
 

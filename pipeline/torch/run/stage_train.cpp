@@ -4,6 +4,7 @@
 
 #include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/trainer.h"
+#include "ranks.h"
 #include "stage.h"
 
 namespace medsynth::pipeline::run {
@@ -17,6 +18,8 @@ std::string train_inputs(const Context& ctx) {
       << section_text(c, "train", {"out", "threads", "log_every", "device", "dist_timeout", "keep_checkpoints",
                                    "checkpoint_every"})
       << upstream_ids(ctx, {"ingest"});
+  // N ranks train on N times train.batch slices a step (docs/distributed.md): another trajectory.
+  if (ctx.world > 1) key << "train.world_size = " << ctx.world << "\n";
   // An ldm trains on a vae: the checkpoint the folder resolves to, and its content, are inputs.
   if (c.model.family == "ldm") {
     const std::string vae = resolve_autoencoder(c.model.autoencoder);
@@ -31,7 +34,7 @@ json run_train(Context& ctx, json& artefacts) {
   if (c.data.cache.empty()) c.data.cache = ctx.resolve(ctx.outputs("ingest").at("cache_root").get<std::string>()).string();
   // Resumes from the newest checkpoint in train/ when there is one (the folder was emptied
   // before when the settings changed or the stage is forced).
-  const TrainResult r = train(c, true);
+  const TrainResult r = train(c, true, ctx.ranks ? &ctx.ranks->group() : nullptr);
   std::cout << "train: " << r.steps << " steps, loss " << r.first_loss << " -> " << r.last_loss << "\n";
   if (r.checkpoint.empty()) throw medsynth::Error("train: no checkpoint was written in " + c.train.out);
   json out{{"checkpoint", ctx.rel(r.checkpoint)}, {"loss_log", ctx.rel(ctx.dir("train") / "loss.csv")},
@@ -51,6 +54,7 @@ Stage train_stage() {
   s.inputs = train_inputs;
   s.run = run_train;
   s.resumes = true;
+  s.on_ranks = OnRanks::kEvery;
   return s;
 }
 

@@ -45,6 +45,17 @@ class DataParallel {
   void allreduce_mean(std::vector<torch::Tensor>& grads);
   double allreduce_mean(double value);
   void barrier();
+  // Rank 0 receives every rank's tensor (all of one shape, contiguous float), in rank order; the
+  // other ranks get an empty list.
+  std::vector<torch::Tensor> gather(const torch::Tensor& tensor);
+  // The store every rank joined (rank 0 serves it), for what ranks tell each other outside the
+  // collectives (the stage runner's decisions, pipeline/torch/run/ranks.h): set a key, whether it
+  // exists (never waits), its value (waits up to the timeout). A failure names this rank's peers.
+  void store_set(const std::string& key, const std::string& value);
+  bool store_check(const std::string& key);
+  std::string store_get(const std::string& key);
+  // "rank R (host, address via interface)" for messages.
+  std::string describe(int rank) const;
 
  private:
   template <typename Fn>

@@ -30,6 +30,7 @@ struct RunSummary {
   std::string report;                  // report.html of the first sampled volume, or the run's index.html
   std::string index;                   // <run>/report/index.html
   std::vector<std::string> ran, skipped;
+  int rank = 0;                        // this process's rank (the others' part ends after sampling)
 };
 
 // Runs the stages of `config` per `options`. Throws UsageError (unknown stage name, --from with

@@ -51,7 +51,9 @@ std::string resolve_autoencoder(const std::string& path);
 
 // Trains per `config` into config.train.out. With resume, continues from the newest checkpoint
 // there (refusing one of another model, config or dataset); without, refuses a folder that
-// already holds checkpoints.
-TrainResult train(const RunConfig& config, bool resume);
+// already holds checkpoints. Launched as several ranks it joins them (distributed.h), or uses
+// `group` when given (the stage runner's, which joined them before its first stage).
+class DataParallel;
+TrainResult train(const RunConfig& config, bool resume, DataParallel* group = nullptr);
 
 }  // namespace medsynth::pipeline
