@@ -12,6 +12,7 @@
 #include "medsynth/io/volume_io.h"
 #include "medsynth/mark/synthetic_mark.h"
 #include "medsynth/modules/device.h"
+#include "medsynth/modules/mac_counter.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/modules/train_util.h"
 #include "medsynth/pipeline/checkpoint.h"
@@ -34,6 +35,7 @@ constexpr double kBackgroundMark = 0.5;
 
 SynthesisResult synthesise(const SynthesisRequest& rq) {
   const auto t0 = std::chrono::steady_clock::now();
+  const modules::CostMeter meter;
   if (rq.shard_count < 1 || rq.shard_index < 0 || rq.shard_index >= rq.shard_count) {
     throw UsageError("--shard i/N needs 0 <= i < N");
   }
@@ -211,6 +213,7 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   result.volume.metadata["synthetic"] = info.family + " sample, " + std::filesystem::path(rq.checkpoint).filename().string();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
+  result.cost = meter.finish(static_cast<std::int64_t>(result.slices_done.size()), "slice");
 }
 
 CropBox tissue_box(const SliceConditions& conds, const SliceGrid& sg, const modules::ModelConfig& mc, std::size_t k0,

@@ -135,6 +135,42 @@ TEST_F(RunTest, UnchangedRunSkipsEveryStageAndTouchesNoStageJson) {
     EXPECT_NE(r.out.find(s + ": up to date (skipped)"), std::string::npos) << r.out;
     EXPECT_EQ(read_text(tmp.str("run/" + s + "/stage.json")), before[s]) << s;
     EXPECT_EQ(fs::last_write_time(tmp.str("run/" + s + "/stage.json")), mtime[s]) << s;
+TEST_F(RunTest, EveryStageRecordsWhatItCostAndTheReportsShowTheVolumesCost) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  const std::string run = dir_->str("run");
+  for (const auto& s : kStages) {
+    const json c = stage(run, s)["cost"];
+    ASSERT_TRUE(c.is_object()) << s;
+    EXPECT_GT(c["wall_seconds"].get<double>(), 0.0) << s;
+    EXPECT_LE(c["wall_seconds"].get<double>(), stage(run, s)["seconds"].get<double>() + 0.5) << s;
+    EXPECT_GE(c["cpu_seconds"].get<double>(), 0.0) << s;
+    EXPECT_GT(c["peak_rss_mib"].get<double>(), 10.0) << s;
+    EXPECT_GE(c["gflop"].get<double>(), 0.0) << s;
+    EXPECT_GE(c["energy_joules"].get<double>(), 0.0) << s;
+    EXPECT_TRUE(c["estimated"].is_boolean()) << s;
+    EXPECT_FALSE(c["summary"].get<std::string>().empty()) << s;
+  }
+  // Training and sampling do the network's work; ingest does none.
+  const json train = stage(run, "train");
+  EXPECT_GT(train["cost"]["gflop"].get<double>(), 0.0);
+  EXPECT_EQ(stage(run, "ingest")["cost"]["gflop"].get<double>(), 0.0);
+  EXPECT_EQ(train["cost"]["steps"], train["outputs"]["steps"]);
+  EXPECT_NEAR(train["cost"]["per_step"]["gflop"].get<double>() * train["outputs"]["steps"].get<double>(),
+              train["cost"]["gflop"].get<double>(), 1e-6 * train["cost"]["gflop"].get<double>());
+  // The volume: its own cost, per slice, inside the sample stage's.
+  const json sample = stage(run, "sample");
+  const json& v = sample["outputs"]["volumes"][0]["cost"];
+  const auto real = medsynth::io::read_volume(data_file(kTemplates + "ch2bet.nii.gz", "mricron-data"));
+  EXPECT_EQ(v["slices"].get<std::size_t>(), real.geometry.size[2]);
+  EXPECT_GT(v["gflop"].get<double>(), 0.0);
+  EXPECT_LE(v["gflop"].get<double>(), sample["cost"]["gflop"].get<double>() * (1 + 1e-9));
+  EXPECT_LE(v["wall_seconds"].get<double>(), sample["cost"]["wall_seconds"].get<double>());
+  const json report = json::parse(read_text(run + "/evaluate/colin27/report.json"));
+  EXPECT_EQ(report["synthesis_cost"], v);
+  EXPECT_NE(read_text(run + "/evaluate/colin27/report.html").find("This volume: "), std::string::npos);
+  EXPECT_NE(read_text(run + "/report/index.html").find("CPU-minutes"), std::string::npos);
+}
+
   }
   EXPECT_EQ(r.out.find("running"), std::string::npos) << r.out;
 }

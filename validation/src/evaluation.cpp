@@ -371,6 +371,7 @@ json evaluate(const EvaluationInputs& in, const std::string& images_dir, ViewerV
   report["medsynth"] = {{"version", kVersion}, {"git", kGitDescribe}};
   report["created"] = utc_now();
   report["command"] = in.command_line;
+  if (in.synthesis_cost.is_object()) report["synthesis_cost"] = in.synthesis_cost;
   json notes = json::array();
 
   const io::Volume real = io::read_volume(in.real);

@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "medsynth/cost_json.h"
 #include "medsynth/error.h"
 #include "medsynth/text.h"
 #include "medsynth/io/atomic_folder.h"
@@ -270,6 +271,10 @@ std::string render_report_html(const json& r, const ViewerVolumes* viewer) {
   o << "<h1>medsynth evaluation report</h1><p class=\"muted\">" << esc(r["created"].get<std::string>()) << " · medsynth "
     << esc(r["medsynth"]["version"].get<std::string>()) << " (" << esc(r["medsynth"]["git"].get<std::string>())
     << ") · figures and definitions: docs/metrics.md · how to read this page: docs/report.md</p>\n";
+  if (r.contains("synthesis_cost") && r["synthesis_cost"].is_object()) {
+    // What making the synthetic volume cost (docs/performance.md: the figures and the estimate).
+    o << "<p>This volume: " << esc(cost::describe(r["synthesis_cost"].get<cost::ResourceUse>())) << "</p>\n";
+  }
 
   // Summary.
   o << "<h2>Summary</h2><div class=\"cards\">";

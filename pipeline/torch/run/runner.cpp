@@ -189,6 +189,7 @@ RunSummary run_stages(const RunConfig& config, const RunOptions& options, RunRan
       write_record(ctx, stage, record);
     };
     const auto t0 = std::chrono::steady_clock::now();
+    const modules::CostMeter meter;  // stage_cost.cpp
     json artefacts = json::array();
     try {
       ctx.records[stage] = record;
@@ -200,6 +201,7 @@ RunSummary run_stages(const RunConfig& config, const RunOptions& options, RunRan
       record["error"] = e.what();
       record["finished"] = utc_now();
       record["seconds"] = seconds_since(t0);
+      record["cost"] = stage_cost(meter, json());
       try {
         write_record(ctx, stage, record);
       } catch (const std::exception&) {
@@ -213,6 +215,7 @@ RunSummary run_stages(const RunConfig& config, const RunOptions& options, RunRan
     record["status"] = "done";
     record["finished"] = utc_now();
     record["seconds"] = seconds_since(t0);
+    record["cost"] = stage_cost(meter, record["outputs"]);
     std::random_device rd;
     record["run_id"] = hash_text(fingerprint + record["finished"].get<std::string>() + std::to_string(rd()) +
                                  std::to_string(::getpid()));

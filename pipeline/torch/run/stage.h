@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "medsynth/modules/mac_counter.h"
 #include "medsynth/pipeline/config.h"
 #include "medsynth/pipeline/run.h"
 
@@ -98,6 +99,10 @@ void record_done(Context& ctx, const std::string& name, const json& entry, const
 
 // File names made from subject names: letters, digits, '-', '_', '.' kept, the rest '_'.
 std::string safe_name(const std::string& s);
+
+// The "cost" object of stage.json (stage_cost.cpp): the meter started before the stage ran, per
+// step (outputs "steps") or per volume (outputs "volumes") where the outputs say how many.
+json stage_cost(const modules::CostMeter& meter, const json& outputs);
 
 // The BIDS derivatives of the sampled volumes (export_bids.cpp), for the export stage.
 json export_bids(Context& ctx, json& artefacts);

@@ -64,6 +64,7 @@ json run_evaluate(Context& ctx, json& artefacts) {
     }
     in.threads = static_cast<unsigned>(std::max(0, ctx.config.train.threads));
     in.command_line = command_line(ctx);
+    in.synthesis_cost = v.value("cost", json());
     const fs::path dir = ctx.dir("evaluate") / v.at("name").get<std::string>();
     const json report = validation::write_evaluation_report(in, dir.string(), true);
     const auto& p = report["paired"]["volume"];

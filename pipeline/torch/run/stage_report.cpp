@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "medsynth/cost_json.h"
 #include "medsynth/io/atomic_output.h"
 #include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/utility.h"
@@ -15,6 +16,12 @@ namespace medsynth::pipeline::run {
 namespace {
 
 using io::write_text_atomically;
+
+// "14 s, 0.6 CPU-minutes, ... ~2 kJ (estimated)" of a record's "cost" object (medsynth/cost.h).
+std::string cost_text(const json& record) {
+  if (!record.contains("cost") || !record["cost"].is_object()) return "";
+  return html_escape(cost::describe(record["cost"].get<cost::ResourceUse>()));
+}
 
 json run_report(Context& ctx, json& artefacts) {
   const fs::path index = ctx.dir("report") / "index.html";
@@ -53,24 +60,31 @@ json run_report(Context& ctx, json& artefacts) {
     std::ifstream in(ctx.resolve(ctx.outputs("utility").at("report").get<std::string>()));
     if (in) h << utility_html_section(json::parse(in));
   }
-  h << "<h2>Stages</h2>\n<table><tr><th>stage</th><th>status</th><th>seconds</th><th>finished</th>"
+  h << "<h2>Stages</h2>\n<table><tr><th>stage</th><th>status</th><th>seconds</th><th>cost</th><th>finished</th>"
        "<th>fingerprint</th></tr>\n";
   for (const auto& st : stages()) {
     const std::string& s = st.name;
     if (s == "report" || !ctx.records.count(s)) continue;
     const json& r = ctx.records.at(s);
     h << "<tr><td><a href=\"../" << s << "/stage.json\">" << s << "</a></td><td>" << html_escape(r.value("status", ""))
-      << "</td><td>" << r.value("seconds", 0.0) << "</td><td>" << html_escape(r.value("finished", "")) << "</td><td><code>"
+      << "</td><td>" << r.value("seconds", 0.0) << "</td><td>" << cost_text(r) << "</td><td>"
+      << html_escape(r.value("finished", "")) << "</td><td><code>"
       << html_escape(r.value("fingerprint", "")) << "</code></td></tr>\n";
   }
   h << "</table>\n<h2>Synthetic outputs</h2>\n<ul>\n";
   for (const auto& v : ctx.outputs("sample").at("volumes")) {
     h << "<li><a href=\"../" << html_escape(v.at("synthetic").get<std::string>()) << "\">"
-      << html_escape(v.at("synthetic").get<std::string>()) << "</a></li>\n";
+      << html_escape(v.at("synthetic").get<std::string>()) << "</a>"
+      << (v.contains("cost") ? ": this volume " + cost_text(v) : "") << "</li>\n";
   }
   if (ctx.outputs("sample").contains("pairs_manifest")) {
     h << "<li>" << ctx.outputs("sample")["pairs"].size() << " image/label pairs: <a href=\"../"
       << html_escape(ctx.outputs("sample")["pairs_manifest"].get<std::string>()) << "\">pairs.csv</a></li>\n";
+  }
+  if (ctx.records.count("augment") && ctx.outputs("augment").value("enabled", false)) {
+    h << "<li>" << ctx.outputs("augment")["pairs"].size() << " physics-simulated image/label pairs (augment stage; "
+      << "parameters in each JSON sidecar): <a href=\"../"
+      << html_escape(ctx.outputs("augment")["pairs_manifest"].get<std::string>()) << "\">pairs.csv</a></li>\n";
   }
   if (ctx.outputs("export").contains("bids")) {
     h << "<li>BIDS derivatives: <code>" << html_escape(ctx.outputs("export")["bids"].at("folder").get<std::string>())
@@ -81,11 +95,6 @@ json run_report(Context& ctx, json& artefacts) {
       << " files)</li>\n";
   }
   h << "</ul>\n<p>Every volume here is synthetic: made by a generative model, not acquired from a patient.</p>\n"
-  if (ctx.records.count("augment") && ctx.outputs("augment").value("enabled", false)) {
-    h << "<li>" << ctx.outputs("augment")["pairs"].size() << " physics-simulated image/label pairs (augment stage; "
-      << "parameters in each JSON sidecar): <a href=\"../"
-      << html_escape(ctx.outputs("augment")["pairs_manifest"].get<std::string>()) << "\">pairs.csv</a></li>\n";
-  }
        "</body></html>\n";
   write_text_atomically(index.string(), h.str());
   artefacts.push_back(ctx.rel(index));

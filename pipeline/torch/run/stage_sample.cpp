@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "medsynth/cost_json.h"
 #include "medsynth/io/atomic_output.h"
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
@@ -156,7 +157,8 @@ json run_sample(Context& ctx, json& artefacts) {
                               {"labels", v.labels.empty() ? "" : ctx.rel(v.labels)},
                               {"mask", v.mask.empty() ? "" : ctx.rel(v.mask)},
                               {"mark_run_id", r.mark_run_id},
-                              {"seconds", r.seconds}});
+                              {"seconds", r.seconds},
+                              {"cost", r.cost}});
     record_done(ctx, v.name, out["volumes"].back(), artefacts, first_artefact);
   }
 
@@ -206,7 +208,7 @@ json run_sample(Context& ctx, json& artefacts) {
       artefacts.push_back(ctx.rel(img));
       artefacts.push_back(ctx.rel(lab));
       pairs.push_back({{"image", ctx.rel(img)}, {"labels", ctx.rel(lab)}, {"from_subject", rows[i].subject},
-                       {"seed", rq.sample.seed}});
+                       {"seed", rq.sample.seed}, {"cost", r.cost}});
       record_done(ctx, stem, pairs.back(), artefacts, first_artefact);
     }
     write_text_atomically((pairs_dir / "pairs.csv").string(), manifest.str());

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "medsynth/cost.h"
 #include "medsynth/io/volume.h"
 #include "medsynth/pipeline/config.h"
 
@@ -37,6 +38,7 @@ struct SynthesisResult {
   std::vector<int> slices_done; // canonical slice indices sampled here
   std::string mark_run_id;      // the run id the mark carries ("" when unmarked)
   double seconds = 0;
+  cost::ResourceUse cost;       // of this call, per slice sampled (medsynth/cost.h)
 };
 
 SynthesisResult synthesise(const SynthesisRequest& request);

@@ -22,6 +22,9 @@ struct EvaluationInputs {
   bool resample = false;   // resample synthetic/mask/labels into the real grid instead of refusing
   unsigned threads = 0;    // 0: all cores
   std::vector<std::string> command_line;  // recorded in the provenance
+  // optional: what making the synthetic volume cost (the "cost" object of medsynth/cost_json.h),
+  // copied into report["synthesis_cost"] and shown on the page
+  nlohmann::json synthesis_cost;
 };
 
 // Computes the report. Throws medsynth::Error (exit code 2) for bad input: unreadable files,
