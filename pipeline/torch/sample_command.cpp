@@ -1,130 +1,21 @@
-// The commands that need LibTorch: train and sample. They live in libmedsynth_torch.so, which the
-// medsynth executable loads only when one of them runs (LibTorch's start-up costs ~0.4 s).
-#include <c10/util/Exception.h>
-
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <csignal>
-#include <cstdlib>
+// `medsynth sample`: a volume from a checkpoint and a condition (synthesis.h).
 #include <filesystem>
-#include <thread>
 #include <iostream>
-#include <sstream>
+#include <stdexcept>
 
+#include "command_util.h"
 #include "medsynth/io/error.h"
 #include "medsynth/io/volume_io.h"
-#include "medsynth/pipeline/command.h"
 #include "medsynth/pipeline/config.h"
 #include "medsynth/pipeline/prompt.h"
-#include "medsynth/pipeline/distributed.h"
 #include "medsynth/pipeline/stop.h"
 #include "medsynth/pipeline/synthesis.h"
 #include "medsynth/pipeline/torch_commands.h"
-#include "command_util.h"
-#include "medsynth/pipeline/trainer.h"
 
 namespace fs = std::filesystem;
 
 namespace medsynth::pipeline {
 namespace {
-
-// The local ranks of --nproc, for the launcher's handler: a stop signal (SIGTERM, SIGINT, SIGUSR1)
-// sent to the launcher is passed on to every rank, which stop together after a step with a
-// checkpoint (trainer.cpp) and exit with code 75.
-const pid_t* g_rank_pids = nullptr;
-volatile std::sig_atomic_t g_rank_count = 0;
-
-void forward_to_ranks(int sig) {
-  for (std::sig_atomic_t i = 0; i < g_rank_count; ++i) ::kill(g_rank_pids[i], sig);
-}
-
-// --nproc N: N local ranks of this same command, found by each other the torchrun way on a free
-// port of 127.0.0.1. When one rank fails, the others are stopped; the first failure's exit code
-// is returned.
-int launch_local_ranks(int n, const po::variables_map& vm) {
-  std::vector<std::string> args = vm[kArgsKey].as<std::vector<std::string>>();
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--nproc") {
-      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(std::min(args.size(), i + 2)));
-      break;
-    }
-    if (args[i].rfind("--nproc=", 0) == 0) {
-      args.erase(args.begin() + static_cast<long>(i));
-      break;
-    }
-  }
-  bool threads_given = false;
-  for (const auto& a : args) threads_given = threads_given || a.rfind("--train.threads", 0) == 0;
-  if (!threads_given) {
-    args.push_back("--train.threads");
-    args.push_back(std::to_string(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(n))));
-  }
-  const std::string port = std::to_string(free_tcp_port());
-  std::vector<pid_t> pids;
-  for (int r = 0; r < n; ++r) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::setenv("RANK", std::to_string(r).c_str(), 1);
-      ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
-      ::setenv("WORLD_SIZE", std::to_string(n).c_str(), 1);
-      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
-      ::setenv("MASTER_PORT", port.c_str(), 1);
-      std::vector<std::string> argv_s{"medsynth", "train"};
-      argv_s.insert(argv_s.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& s : argv_s) argv.push_back(s.data());
-      argv.push_back(nullptr);
-      ::execv("/proc/self/exe", argv.data());
-      ::_exit(127);
-    }
-    pids.push_back(pid);
-  }
-  g_rank_pids = pids.data();
-  g_rank_count = static_cast<std::sig_atomic_t>(pids.size());
-  struct sigaction forward {}, previous[3];
-  forward.sa_handler = forward_to_ranks;
-  sigemptyset(&forward.sa_mask);
-  forward.sa_flags = SA_RESTART;
-  const int stop_signals[3] = {SIGTERM, SIGINT, SIGUSR1};
-  for (int i = 0; i < 3; ++i) ::sigaction(stop_signals[i], &forward, &previous[i]);
-  int result = 0;
-  for (std::size_t left = pids.size(); left > 0; --left) {
-    int status = 0;
-    pid_t done = -1;
-    do {
-      done = ::wait(&status);
-    } while (done < 0 && errno == EINTR);
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
-    if (code == static_cast<int>(ExitCode::kStopped)) {
-      if (result == 0) result = code;  // stopped by a signal: the other ranks stop after the same step
-    } else if (code != 0 && (result == 0 || result == static_cast<int>(ExitCode::kStopped))) {
-      result = code;
-      std::cerr << "medsynth: error: rank " << (std::find(pids.begin(), pids.end(), done) - pids.begin())
-                << " failed; stopping the other ranks\n";
-      for (pid_t p : pids) {
-        if (p != done) ::kill(p, SIGTERM);
-      }
-    }
-  }
-  for (int i = 0; i < 3; ++i) ::sigaction(stop_signals[i], &previous[i], nullptr);
-  g_rank_count = 0;
-  return result;
-}
-
-int run_train(const po::variables_map& vm) {
-  const int nproc = vm["nproc"].as<int>();
-  if (nproc < 1) throw UsageError("train: --nproc must be at least 1");
-  if (nproc > 1 && !std::getenv("WORLD_SIZE")) return launch_local_ranks(nproc, vm);
-  const RunConfig cfg = load_config(vm["config"].as<std::string>(), overrides_of(vm));
-  const TrainResult r = train(cfg, vm.count("resume") > 0);
-  std::cout << "trained " << r.steps << " steps in " << r.seconds << " s; loss " << r.first_loss << " -> "
-            << r.last_loss << "\ncheckpoint: " << r.checkpoint << "\n";
-  return 0;
-}
 
 int parse_shard(const std::string& text, int* count) {
   const auto slash = text.find('/');
@@ -183,31 +74,6 @@ int run_sample(const po::variables_map& vm) {
 
 }  // namespace
 
-Command make_train_command() {
-  Command c;
-  c.name = "train";
-  c.summary = "train a generative model on the slices of a dataset";
-  c.usage = "medsynth train --config F.ini [--resume] [--nproc N] [--section.key value ...]";
-  c.details =
-      "Ingests the manifest named by data.manifest into a slice cache (reused while inputs and\n"
-      "settings are unchanged), then trains into train.out: checkpoints/ (model, EMA, optimiser,\n"
-      "step), loss.csv and config.ini. Any config key can be given on the command line, e.g.\n"
-      "--train.steps 500; 'medsynth config --reference' lists them. --resume continues a killed\n"
-      "run from its newest checkpoint. Launched by torchrun or srun (RANK/WORLD_SIZE/MASTER_ADDR/\n"
-      "MASTER_PORT or SLURM_PROCID/SLURM_NTASKS set), each process is one data-parallel rank;\n"
-      "--nproc N starts N ranks on this machine. docs/distributed.md has the details.";
-  c.accepts_config_overrides = true;
-  c.declare = [](po::options_description& d, po::positional_options_description&) {
-    d.add_options()
-        ("config", po::value<std::string>()->default_value(""), "INI file with [data] [model] [train] [sample]")
-        ("resume", "continue from the newest checkpoint in train.out")
-        ("nproc", po::value<int>()->default_value(1),
-         "data-parallel: start N local processes (c10d/Gloo on 127.0.0.1); train.batch is per process");
-  };
-  c.run = [](const po::variables_map& vm) { return without_backtraces([&] { return run_train(vm); }); };
-  return c;
-}
-
 Command make_sample_command() {
   Command c;
   c.name = "sample";
@@ -259,14 +125,4 @@ Command make_sample_command() {
   return c;
 }
 
-const std::vector<Command>& torch_commands() {
-  static const std::vector<Command> commands = {make_train_command(), make_sample_command(), make_edit_command(),
-                                                make_run_command(), make_demo_command(), make_utility_command()};
-  return commands;
-}
-
 }  // namespace medsynth::pipeline
-
-extern "C" const std::vector<medsynth::pipeline::Command>* medsynth_torch_commands() {
-  return &medsynth::pipeline::torch_commands();
-}
