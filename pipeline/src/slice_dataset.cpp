@@ -151,7 +151,7 @@ SliceDataset SliceDataset::open(const std::string& dir) {
       r.position = s.at(2).get<float>();
       r.heldout = s.at(3).get<int>() != 0;
       r.class_id = s.at(4).get<int>();
-      r.row = s.at(5).get<int>();
+      r.row = s.size() > 5 ? s.at(5).get<int>() : -1;  // a format-5 cache (kept by a run folder): no attributes
       d.records_.push_back(r);
     }
   } catch (const nlohmann::json::exception& e) {
@@ -186,6 +186,7 @@ SliceDataset SliceDataset::open(const std::string& dir) {
 const nlohmann::json& SliceDataset::attributes(std::size_t i) const {
   static const nlohmann::json none = nlohmann::json::object();
   const auto& subjects = index_.at("subjects");
+  if (records_.at(i).row < 0) return none;
   const auto row = static_cast<std::size_t>(records_.at(i).row);
   if (row >= subjects.size() || !subjects[row].contains("attributes")) return none;
   return subjects[row]["attributes"];
