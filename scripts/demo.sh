@@ -20,7 +20,10 @@ cd "$(dirname "$0")/.."
 BUILD_DIR="${MEDSYNTH_BUILD_DIR:-build}"
 MEDSYNTH="$BUILD_DIR/pipeline/medsynth"
 OUT="${MEDSYNTH_DEMO_OUT:-demo-out}"
-STEPS="${MEDSYNTH_DEMO_STEPS:-1000}"
+# The config's own train.steps (2000) unless MEDSYNTH_DEMO_STEPS is given.
+STEPS="${MEDSYNTH_DEMO_STEPS:-}"
+STEPS_ARGS=()
+if [ -n "$STEPS" ]; then STEPS_ARGS=(--train.steps "$STEPS"); fi
 CH2=/usr/share/mricron/templates/ch2.nii.gz
 mkdir -p "$OUT"
 
@@ -32,8 +35,8 @@ rm -rf "$OUT/ch2-dicom"
 plastimatch convert --input "$CH2" --output-dicom "$OUT/ch2-dicom" >/dev/null
 "$MEDSYNTH" convert "$OUT/ch2-dicom" "$OUT/ch2-from-dicom.nii.gz" --force
 
-echo "== 2. medsynth run configs/colin27-tissue-ddpm.ini ($STEPS training steps; progress below)"
-"$MEDSYNTH" run configs/colin27-tissue-ddpm.ini --train.out "$OUT/run" --train.steps "$STEPS" "$@" | tee "$OUT/run.log"
+echo "== 2. medsynth run configs/colin27-tissue-ddpm.ini (${STEPS:-2000} training steps; progress below)"
+"$MEDSYNTH" run configs/colin27-tissue-ddpm.ini --train.out "$OUT/run" "${STEPS_ARGS[@]}" "$@" | tee "$OUT/run.log"
 "$MEDSYNTH" convert "$OUT/run/sample/colin27.nii.gz" "$OUT/synthetic-slice90.png" --slice 90 --type uint8 --force
 
 echo

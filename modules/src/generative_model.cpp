@@ -27,8 +27,9 @@ void register_builtin_families() {
   std::call_once(once, [] {
     register_family("ddpm", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
       return std::make_unique<DdpmModel>(c, d);
-    }, {Capability::kInpaint, Capability::kInterpolate});
-    // No capabilities: a GAN has no latent to encode, and regenerating a region needs a sampler
+    }, {Capability::kInpaint, Capability::kInterpolate, Capability::kGuidance, Capability::kCropToTissue,
+        Capability::kUnconditional});
+    // No editing capabilities: a GAN has no latent to encode, and regenerating a region needs a sampler
     // that can be told what to keep.
     register_family("gan", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
       return std::make_unique<GanModel>(c, d);
@@ -38,7 +39,7 @@ void register_builtin_families() {
     }, {Capability::kInterpolate});
     register_family("ldm", [](const ModelConfig& c, torch::Device d) -> std::unique_ptr<GenerativeModel> {
       return std::make_unique<LdmModel>(c, d);
-    }, {Capability::kInpaint, Capability::kInterpolate});
+    }, {Capability::kInpaint, Capability::kInterpolate, Capability::kGuidance, Capability::kOnAutoencoder});
   });
 }
 
@@ -85,6 +86,10 @@ std::string to_string(Capability c) {
   switch (c) {
     case Capability::kInpaint: return "inpaint";
     case Capability::kInterpolate: return "interpolate";
+    case Capability::kGuidance: return "use classifier-free guidance";
+    case Capability::kCropToTissue: return "sample only the box around the tissue";
+    case Capability::kOnAutoencoder: return "diffuse an autoencoder's latents";
+    case Capability::kUnconditional: return "sample without its conditions";
   }
   return "?";
 }
@@ -98,6 +103,18 @@ std::vector<std::string> families_with(Capability capability) {
     }
   }
   return names;
+}
+
+bool family_can(const std::string& family, Capability capability) {
+  register_builtin_families();
+  const auto it = registry().find(family);
+  return it != registry().end() && std::find(it->second.capabilities.begin(), it->second.capabilities.end(),
+                                             capability) != it->second.capabilities.end();
+}
+
+void GenerativeModel::set_autoencoder(std::unique_ptr<GenerativeModel>) {
+  require(*this, Capability::kOnAutoencoder);
+  throw Error(family() + ": set_autoencoder declared but not implemented", ExitCode::kRuntime);
 }
 
 void require(const GenerativeModel& model, Capability capability) {

@@ -7,50 +7,82 @@
 
 namespace medsynth::modules {
 
+namespace {
+
+// Every field of ModelConfig once, in the order of the checkpoint text: its key, and whether a
+// checkpoint may lack it (keys added after the first release: earlier checkpoints still load).
+template <typename Config, typename Visit>
+void visit_fields(Config& c, Visit&& v) {
+  v("family", c.family, true);
+  v("image_size", c.image_size, true);
+  v("image_channels", c.image_channels, true);
+  v("channels", c.channels, true);
+  v("res_blocks", c.res_blocks, true);
+  v("attention_levels", c.attention_levels, true);
+  v("groups", c.groups, true);
+  v("dropout", c.dropout, true);
+  v("label_classes", c.label_classes, true);
+  v("label_mode", c.label_mode, true);
+  v("source_image", c.source_image, true);
+  v("num_classes", c.num_classes, true);
+  v("slice_position", c.slice_position, true);
+  v("condition_dropout", c.condition_dropout, true);
+  v("context", c.context, false);
+  v("coordinates", c.coordinates, false);
+  v("acquisition", c.acquisition, false);
+  v("acquisition_encoding", c.acquisition_encoding, false);
+  v("acquisition_width", c.acquisition_width, false);
+  v("stem", c.stem, false);
+  v("parametrization", c.parametrization, true);
+  v("predict", c.predict, false);
+  v("time_sampling", c.time_sampling, false);
+  v("precision", c.precision, false);
+  v("schedule", c.schedule, true);
+  v("timesteps", c.timesteps, true);
+  v("latent_channels", c.latent_channels, false);
+  v("kl_weight", c.kl_weight, false);
+  v("kl_warmup", c.kl_warmup, false);
+  v("adv_weight", c.adv_weight, false);
+  v("perceptual_weight", c.perceptual_weight, false);
+  v("generator", c.generator, false);
+  v("gan_loss", c.gan_loss, false);
+  v("l1_weight", c.l1_weight, false);
+  v("feature_matching", c.feature_matching, false);
+  v("disc_scales", c.disc_scales, false);
+  v("disc_channels", c.disc_channels, false);
+  v("disc_layers", c.disc_layers, false);
+  v("autoencoder", c.autoencoder, false);
+}
+
+void write_value(std::ostream& os, const std::string& v) { os << v; }
+void write_value(std::ostream& os, int v) { os << v; }
+void write_value(std::ostream& os, double v) { os << v; }
+void write_value(std::ostream& os, bool v) { os << (v ? 1 : 0); }
+void write_value(std::ostream& os, const std::vector<int>& v) {
+  for (std::size_t i = 0; i < v.size(); ++i) os << (i ? "," : "") << v[i];
+}
+
+void read_value(const std::string& text, std::string* v) { *v = text; }
+void read_value(const std::string& text, int* v) { *v = std::stoi(text); }
+void read_value(const std::string& text, double* v) { *v = std::stod(text); }
+void read_value(const std::string& text, bool* v) { *v = text == "1"; }
+void read_value(const std::string& text, std::vector<int>* v) {
+  v->clear();
+  std::istringstream in(text);
+  std::string tok;
+  while (std::getline(in, tok, ',')) v->push_back(std::stoi(tok));
+}
+
+}  // namespace
+
 std::string to_text(const ModelConfig& c) {
   std::ostringstream os;
   os.precision(17);
-  std::string ch;
-  for (int v : c.channels) ch += (ch.empty() ? "" : ",") + std::to_string(v);
-  os << "family = " << c.family << "\n"
-     << "image_size = " << c.image_size << "\n"
-     << "image_channels = " << c.image_channels << "\n"
-     << "channels = " << ch << "\n"
-     << "res_blocks = " << c.res_blocks << "\n"
-     << "attention_levels = " << c.attention_levels << "\n"
-     << "groups = " << c.groups << "\n"
-     << "dropout = " << c.dropout << "\n"
-     << "label_classes = " << c.label_classes << "\n"
-     << "label_mode = " << c.label_mode << "\n"
-     << "source_image = " << (c.source_image ? 1 : 0) << "\n"
-     << "num_classes = " << c.num_classes << "\n"
-     << "slice_position = " << (c.slice_position ? 1 : 0) << "\n"
-     << "condition_dropout = " << c.condition_dropout << "\n"
-     << "context = " << c.context << "\n"
-     << "coordinates = " << (c.coordinates ? 1 : 0) << "\n"
-     << "acquisition = " << c.acquisition << "\n"
-     << "acquisition_encoding = " << c.acquisition_encoding << "\n"
-     << "acquisition_width = " << c.acquisition_width << "\n"
-     << "stem = " << c.stem << "\n"
-     << "parametrization = " << c.parametrization << "\n"
-     << "predict = " << c.predict << "\n"
-     << "time_sampling = " << c.time_sampling << "\n"
-     << "precision = " << c.precision << "\n"
-     << "schedule = " << c.schedule << "\n"
-     << "timesteps = " << c.timesteps << "\n"
-     << "latent_channels = " << c.latent_channels << "\n"
-     << "kl_weight = " << c.kl_weight << "\n"
-     << "kl_warmup = " << c.kl_warmup << "\n"
-     << "adv_weight = " << c.adv_weight << "\n"
-     << "perceptual_weight = " << c.perceptual_weight << "\n"
-     << "generator = " << c.generator << "\n"
-     << "gan_loss = " << c.gan_loss << "\n"
-     << "l1_weight = " << c.l1_weight << "\n"
-     << "feature_matching = " << c.feature_matching << "\n"
-     << "disc_scales = " << c.disc_scales << "\n"
-     << "disc_channels = " << c.disc_channels << "\n"
-     << "disc_layers = " << c.disc_layers << "\n"
-     << "autoencoder = " << c.autoencoder << "\n";
+  visit_fields(c, [&](const char* key, const auto& value, bool) {
+    os << key << " = ";
+    write_value(os, value);
+    os << "\n";
+  });
   return os.str();
 }
 
@@ -62,62 +94,16 @@ ModelConfig model_config_from_text(const std::string& text) {
     const auto eq = line.find(" = ");
     if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 3);
   }
-  auto get = [&](const std::string& k) {
-    auto it = kv.find(k);
-    if (it == kv.end()) throw Error("checkpoint model config lacks '" + k + "'", ExitCode::kBadInput);
-    return it->second;
-  };
   ModelConfig c;
   try {
-    c.family = get("family");
-    c.image_size = std::stoi(get("image_size"));
-    c.image_channels = std::stoi(get("image_channels"));
-    c.channels.clear();
-    std::istringstream ch(get("channels"));
-    std::string tok;
-    while (std::getline(ch, tok, ',')) c.channels.push_back(std::stoi(tok));
-    c.res_blocks = std::stoi(get("res_blocks"));
-    c.attention_levels = std::stoi(get("attention_levels"));
-    c.groups = std::stoi(get("groups"));
-    c.dropout = std::stod(get("dropout"));
-    c.label_classes = std::stoi(get("label_classes"));
-    c.label_mode = get("label_mode");
-    c.source_image = get("source_image") == "1";
-    c.num_classes = std::stoi(get("num_classes"));
-    c.slice_position = get("slice_position") == "1";
-    c.condition_dropout = std::stod(get("condition_dropout"));
-    c.parametrization = get("parametrization");
-    c.schedule = get("schedule");
-    c.timesteps = std::stoi(get("timesteps"));
-    // Keys added with the vae/gan/ldm families: optional, so earlier checkpoints still load.
-    auto opt = [&](const std::string& k) -> const std::string* {
-      auto it = kv.find(k);
-      return it == kv.end() ? nullptr : &it->second;
-    };
-    if (auto* v = opt("latent_channels")) c.latent_channels = std::stoi(*v);
-    if (auto* v = opt("kl_weight")) c.kl_weight = std::stod(*v);
-    if (auto* v = opt("kl_warmup")) c.kl_warmup = std::stoi(*v);
-    if (auto* v = opt("adv_weight")) c.adv_weight = std::stod(*v);
-    if (auto* v = opt("perceptual_weight")) c.perceptual_weight = std::stod(*v);
-    if (auto* v = opt("generator")) c.generator = *v;
-    if (auto* v = opt("gan_loss")) c.gan_loss = *v;
-    if (auto* v = opt("l1_weight")) c.l1_weight = std::stod(*v);
-    if (auto* v = opt("feature_matching")) c.feature_matching = std::stod(*v);
-    if (auto* v = opt("disc_scales")) c.disc_scales = std::stoi(*v);
-    if (auto* v = opt("disc_channels")) c.disc_channels = std::stoi(*v);
-    if (auto* v = opt("disc_layers")) c.disc_layers = std::stoi(*v);
-    if (auto* v = opt("autoencoder")) c.autoencoder = *v;
-    // Keys added with native-resolution training: optional too.
-    if (auto* v = opt("context")) c.context = std::stoi(*v);
-    if (auto* v = opt("coordinates")) c.coordinates = *v == "1";
-    if (auto* v = opt("stem")) c.stem = std::stoi(*v);
-    if (auto* v = opt("predict")) c.predict = *v;
-    if (auto* v = opt("time_sampling")) c.time_sampling = *v;
-    if (auto* v = opt("precision")) c.precision = *v;
-    // Keys added with acquisition conditioning.
-    if (auto* v = opt("acquisition")) c.acquisition = *v;
-    if (auto* v = opt("acquisition_encoding")) c.acquisition_encoding = *v;
-    if (auto* v = opt("acquisition_width")) c.acquisition_width = std::stoi(*v);
+    visit_fields(c, [&](const char* key, auto& value, bool required) {
+      const auto it = kv.find(key);
+      if (it != kv.end()) {
+        read_value(it->second, &value);
+      } else if (required) {
+        throw Error(std::string("checkpoint model config lacks '") + key + "'", ExitCode::kBadInput);
+      }
+    });
   } catch (const std::invalid_argument&) {
     throw Error("checkpoint model config holds a malformed number", ExitCode::kBadInput);
   } catch (const std::out_of_range&) {

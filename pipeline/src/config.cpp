@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "medsynth/pipeline/command.h"
@@ -116,7 +117,7 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
        "label-map conditioning: concat | spade")
       ("model.source_image", key(&c.model.source_image),
        "condition on the manifest's source image (contrast translation, sketch to image)")
-      ("model.class_conditioning", key(&c.model.num_classes),
+      ("model.num_classes", key(&c.model.num_classes),
        "number of classes of the manifest's class column (0: none)")
       ("model.slice_position", key(&c.model.slice_position),
        "condition on the normalised slice position")
@@ -273,6 +274,55 @@ po::options_description config_options(RunConfig& c, std::string& channels) {
 
 namespace {
 
+// Keys renamed since they were first shipped: still read (saved configs, checkpoints' stored run
+// configs), with a warning naming the new key when a user's file or command line has them.
+struct RenamedKey {
+  const char* old_name;
+  const char* new_name;
+};
+constexpr RenamedKey kRenamedKeys[] = {
+    {"model.class_conditioning", "model.num_classes"},  // it fills ModelConfig::num_classes
+};
+
+// Gives an option under a renamed key its new name; true when it was renamed.
+bool rename_old_key(po::option& o) {
+  std::string k = o.string_key;
+  while (!k.empty() && k[0] == '-') k.erase(0, 1);
+  for (const auto& r : kRenamedKeys) {
+    if (k == r.old_name) {
+      o.string_key = r.new_name;
+      o.unregistered = false;
+      return true;
+    }
+  }
+  return false;
+}
+
+void rename_old_keys(po::parsed_options& parsed, const std::string& where, bool warn) {
+  for (auto& o : parsed.options) {
+    const std::string before = o.string_key;
+    if (rename_old_key(o) && warn) {
+      std::cerr << "medsynth: warning: " << where << ": '" << before << "' is now '" << o.string_key
+                << "' (read as that; rename it)\n";
+    }
+  }
+}
+
+// --old.key value and --old.key=value on the command line, under their new names (with the warning).
+std::vector<std::string> renamed_overrides(std::vector<std::string> args) {
+  for (auto& a : args) {
+    for (const auto& r : kRenamedKeys) {
+      const std::string old = std::string("--") + r.old_name;
+      if (a == old || a.rfind(old + "=", 0) == 0) {
+        std::cerr << "medsynth: warning: command line: '" << r.old_name << "' is now '" << r.new_name
+                  << "' (read as that; rename it)\n";
+        a = std::string("--") + r.new_name + a.substr(old.size());
+      }
+    }
+  }
+  return args;
+}
+
 [[noreturn]] void refuse_unknown(const std::string& key, const po::options_description& d, const std::string& where) {
   std::vector<std::string> names;
   for (const auto& o : d.options()) names.push_back(o->long_name());
@@ -300,7 +350,7 @@ RunConfig load_config(const std::string& ini_path, const std::vector<std::string
   auto desc = config_options(c, channels);
   po::variables_map vm;
   try {
-    auto parsed = po::command_line_parser(overrides).options(desc).allow_unregistered().run();
+    auto parsed = po::command_line_parser(renamed_overrides(overrides)).options(desc).allow_unregistered().run();
     for (const auto& o : parsed.options) {
       if (o.unregistered) refuse_unknown(o.string_key, desc, "command line");
     }
@@ -309,6 +359,7 @@ RunConfig load_config(const std::string& ini_path, const std::vector<std::string
       std::ifstream in(ini_path);
       if (!in) throw medsynth::Error(ini_path + ": cannot open config file", ExitCode::kBadInput);
       auto file = po::parse_config_file(in, desc, true);
+      rename_old_keys(file, ini_path, true);
       for (const auto& o : file.options) {
         if (o.unregistered) refuse_unknown(o.string_key, desc, ini_path);
       }
@@ -342,7 +393,9 @@ RunConfig config_from_ini_text(const std::string& text) {
   std::istringstream in(text);
   po::variables_map vm;
   try {
-    po::store(po::parse_config_file(in, desc, true), vm);
+    auto stored = po::parse_config_file(in, desc, true);
+    rename_old_keys(stored, "stored config", false);  // a checkpoint of an earlier release: silently
+    po::store(stored, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw ConfigError(std::string("stored config: ") + e.what());

@@ -80,15 +80,15 @@ SliceConditions conditions_from(const po::variables_map& vm, const std::string& 
     const auto lv = io::read_label_volume(labels);
     if (!lv.geometry.same_grid(geometry, 1e-3)) throw io::Error(labels, "is not on the grid of the image it conditions");
     c.labels = label_ids_on_grid(sg, lv, labels, l.info);
-  } else if (mc.label_classes > 0 && l.model->family() != "ddpm") {
+  } else if (mc.label_classes > 0 && !l.model->can(modules::Capability::kUnconditional)) {
     throw UsageError("this " + l.model->family() + " model needs a label map: give --" + labels_key);
   }
   const int cls = vm["class"].as<int>();
   if (cls >= 0 && mc.num_classes == 0) throw io::Error(ckpt, "this model was trained without classes; it cannot take --class");
-  if (cls < 0 && mc.num_classes > 0 && l.model->family() != "ddpm") {
+  if (cls < 0 && mc.num_classes > 0 && !l.model->can(modules::Capability::kUnconditional)) {
     throw UsageError("this " + l.model->family() + " model needs a class: give --class");
   }
-  if (mc.source_image && l.model->family() != "ddpm") {
+  if (mc.source_image && !l.model->can(modules::Capability::kUnconditional)) {
     throw UsageError("edit does not take source images yet; this model needs one (use 'medsynth sample --source')");
   }
   c.class_id = cls;

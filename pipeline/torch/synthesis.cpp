@@ -58,7 +58,8 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
                                         : StructuredPromptEncoder().encode(rq.sample.prompt);
   if (!attributes.empty()) check_prompt(attributes, AcquisitionEncoding::parse(mc.acquisition_encoding), rq.checkpoint);
 
-  if (rq.sample.guidance != 1.0 && mc.condition_dropout <= 0.0 && info.family != "vae" && info.family != "gan") {
+  if (rq.sample.guidance != 1.0 && mc.condition_dropout <= 0.0 &&
+      modules::family_can(info.family, modules::Capability::kGuidance)) {
     std::cerr << "medsynth: warning: guidance " << rq.sample.guidance << " needs an unconditional branch, which this "
               << "model never trained (model.condition_dropout = 0); the result is unreliable\n";
   }
@@ -108,7 +109,7 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
     throw ConfigError("sample.crop '" + rq.sample.crop + "' is not auto, on or off");
   }
   const bool crop = (rq.sample.crop == "on" || (rq.sample.crop == "auto" && info.empty_background)) &&
-                    info.family == "ddpm" && !conditions.labels.empty() && !info.label_values.empty() &&
+                    modules::family_can(info.family, modules::Capability::kCropToTissue) && !conditions.labels.empty() && !info.label_values.empty() &&
                     info.label_values[0] == 0;
   // Label 0 as empty image after sampling (any family), where it was empty image in training.
   if (rq.sample.background != "auto" && rq.sample.background != "on" && rq.sample.background != "off") {
@@ -212,8 +213,8 @@ SynthesisResult synthesise(const SynthesisRequest& rq) {
   // Only the checkpoint's file name: its folder may name a patient or a person.
   result.volume.metadata["synthetic"] = info.family + " sample, " + std::filesystem::path(rq.checkpoint).filename().string();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return result;
   result.cost = meter.finish(static_cast<std::int64_t>(result.slices_done.size()), "slice");
+  return result;
 }
 
 CropBox tissue_box(const SliceConditions& conds, const SliceGrid& sg, const modules::ModelConfig& mc, std::size_t k0,

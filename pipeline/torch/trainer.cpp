@@ -13,7 +13,7 @@
 #include "medsynth/io/error.h"
 #include "medsynth/memory.h"
 #include "medsynth/modules/device.h"
-#include "medsynth/modules/ldm/ldm_model.h"
+#include "medsynth/modules/generative_model.h"
 #include "medsynth/modules/seed.h"
 #include "medsynth/pipeline/acquisition.h"
 #include "medsynth/pipeline/bids.h"
@@ -245,7 +245,7 @@ TrainResult train(const RunConfig& cfg, bool resume, DataParallel* group) {
     for (std::size_t i = 0; i < data.size(); ++i) {
       const int cls = data.record(i).class_id;
       if (cls < 0 || cls >= mc.num_classes) {
-        throw io::Error(dataset_path(cfg.data), "model.class_conditioning = " + std::to_string(mc.num_classes) + " but " +
+        throw io::Error(dataset_path(cfg.data), "model.num_classes = " + std::to_string(mc.num_classes) + " but " +
                                                (cls < 0 ? std::string("a row has no class")
                                                         : "a row has class " + std::to_string(cls)) +
                                                " (every row needs a class 0.." + std::to_string(mc.num_classes - 1) + ")");
@@ -268,13 +268,14 @@ TrainResult train(const RunConfig& cfg, bool resume, DataParallel* group) {
     require_memory(batch_bytes(mc, tc.batch, bw, bh), "training batch of " + std::to_string(tc.batch) + " slices of " +
                                                           std::to_string(bw) + "x" + std::to_string(bh) + " (train.batch)");
   }
-  if (mc.family == "ldm") mc.autoencoder = resolve_autoencoder(mc.autoencoder);
+  const bool on_autoencoder = modules::family_can(mc.family, modules::Capability::kOnAutoencoder);
+  if (on_autoencoder) mc.autoencoder = resolve_autoencoder(mc.autoencoder);
   auto model = modules::create_model(mc, device);
-  if (mc.family == "ldm") {
+  if (on_autoencoder) {
     // The ldm is given its vae, built here from the checkpoint (a resumed ldm's own checkpoint
     // then brings the same vae's weights with it).
     CheckpointInfo vae_info;
-    dynamic_cast<modules::LdmModel&>(*model).set_autoencoder(model_from_checkpoint(mc.autoencoder, device.str(), &vae_info));
+    model->set_autoencoder(model_from_checkpoint(mc.autoencoder, device.str(), &vae_info));
   }
   model->configure_training(cfg.optim);
 

@@ -52,3 +52,21 @@ TEST(Config, DocsHoldTheGeneratedReference) {
   EXPECT_NE(ss.str().find(pl::config_reference()), std::string::npos)
       << "docs/config.md is stale: regenerate it with 'medsynth config --reference'";
 }
+
+TEST(Config, RenamedKeysAreStillReadFromFilesAndStoredConfigs) {
+  TempDir tmp;
+  std::ofstream(tmp.str("old.ini")) << "[model]\nclass_conditioning = 4\n";
+  testing::internal::CaptureStderr();
+  const auto c = pl::load_config(tmp.str("old.ini"), {});
+  const std::string warned = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(c.model.num_classes, 4);
+  EXPECT_NE(warned.find(tmp.str("old.ini") + ": 'model.class_conditioning' is now 'model.num_classes'"), std::string::npos)
+      << warned;
+  // The new name is what the config is written with, and a stored config of an earlier release
+  // (a checkpoint's run config) reads without a warning.
+  EXPECT_NE(pl::to_ini(c).find("num_classes = 4"), std::string::npos);
+  EXPECT_EQ(pl::to_ini(c).find("class_conditioning"), std::string::npos);
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(pl::config_from_ini_text("[model]\nclass_conditioning = 2\n").model.num_classes, 2);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}

@@ -17,6 +17,7 @@
 
 #include "medsynth/io/pacs_client.h"
 #include "medsynth/io/volume_io.h"
+#include "medsynth/pipeline/model_card.h"
 #include "medsynth/pipeline/run.h"
 #include "bids/bids_checks.h"
 #include "pacs/orthanc_server.h"
@@ -114,27 +115,26 @@ TEST_F(RunTest, EveryStageRunsAndRecordsItself) {
             static_cast<long>(real.geometry.size[2]));
   const std::string index = read_text(run + "/report/index.html");
   EXPECT_NE(index.find("evaluate/colin27/report.html"), std::string::npos);
+  // The report stage wrote the evaluation's figures into the model card beside the checkpoint.
+  const std::string checkpoint = run + "/" + stage(run, "train")["outputs"]["checkpoint"].get<std::string>();
+  const json card = pl::read_model_card(checkpoint);
+  ASSERT_TRUE(card.contains("measured")) << "no model card figures beside " << checkpoint;
+  ASSERT_EQ(card["measured"].size(), 1u) << card["measured"].dump();
+  const json& measured = card["measured"][0];
+  EXPECT_EQ(measured["volume"], "colin27");
+  EXPECT_EQ(measured["figures"]["ssim"], report["paired"]["volume"]["ssim"]);
+  EXPECT_EQ(measured["figures"]["psnr"], report["paired"]["volume"]["psnr"]);
+  EXPECT_EQ(measured["figures"]["sharpness_ratio"], report["sharpness"]["ratio"]);
+  EXPECT_EQ(measured["figures"]["memorisation_flagged_slices"], report["privacy"]["flagged_count"]);
+  EXPECT_EQ(measured["note"], "paired figures on the held-out mask");
+  const std::string card_md = read_text(pl::model_card_path(checkpoint, "md"));
+  EXPECT_EQ(card_md.find("Nothing measured yet"), std::string::npos) << card_md;
+  EXPECT_NE(card_md.find("colin27"), std::string::npos) << card_md;
   // The command ends by printing the report's path.
   const std::string tail = first_->out.substr(first_->out.rfind("report: "));
   EXPECT_EQ(tail, "report: " + fs::absolute(run + "/evaluate/colin27/report.html").string() + "\n");
 }
 
-TEST_F(RunTest, UnchangedRunSkipsEveryStageAndTouchesNoStageJson) {
-  ASSERT_EQ(first_->exit_code, 0) << first_->err;
-  TempDir tmp;
-  const std::string config = copy_run(tmp);
-  std::map<std::string, std::string> before;
-  std::map<std::string, fs::file_time_type> mtime;
-  for (const auto& s : kStages) {
-    before[s] = read_text(tmp.str("run/" + s + "/stage.json"));
-    mtime[s] = fs::last_write_time(tmp.str("run/" + s + "/stage.json"));
-  }
-  const auto r = run_medsynth("run " + config, 120);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const auto& s : kStages) {
-    EXPECT_NE(r.out.find(s + ": up to date (skipped)"), std::string::npos) << r.out;
-    EXPECT_EQ(read_text(tmp.str("run/" + s + "/stage.json")), before[s]) << s;
-    EXPECT_EQ(fs::last_write_time(tmp.str("run/" + s + "/stage.json")), mtime[s]) << s;
 TEST_F(RunTest, EveryStageRecordsWhatItCostAndTheReportsShowTheVolumesCost) {
   ASSERT_EQ(first_->exit_code, 0) << first_->err;
   const std::string run = dir_->str("run");
@@ -171,6 +171,22 @@ TEST_F(RunTest, EveryStageRecordsWhatItCostAndTheReportsShowTheVolumesCost) {
   EXPECT_NE(read_text(run + "/report/index.html").find("CPU-minutes"), std::string::npos);
 }
 
+TEST_F(RunTest, UnchangedRunSkipsEveryStageAndTouchesNoStageJson) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  TempDir tmp;
+  const std::string config = copy_run(tmp);
+  std::map<std::string, std::string> before;
+  std::map<std::string, fs::file_time_type> mtime;
+  for (const auto& s : kStages) {
+    before[s] = read_text(tmp.str("run/" + s + "/stage.json"));
+    mtime[s] = fs::last_write_time(tmp.str("run/" + s + "/stage.json"));
+  }
+  const auto r = run_medsynth("run " + config, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& s : kStages) {
+    EXPECT_NE(r.out.find(s + ": up to date (skipped)"), std::string::npos) << r.out;
+    EXPECT_EQ(read_text(tmp.str("run/" + s + "/stage.json")), before[s]) << s;
+    EXPECT_EQ(fs::last_write_time(tmp.str("run/" + s + "/stage.json")), mtime[s]) << s;
   }
   EXPECT_EQ(r.out.find("running"), std::string::npos) << r.out;
 }

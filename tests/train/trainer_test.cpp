@@ -136,7 +136,12 @@ TEST(Trainer, RefusesSettingsThatCannotWork) {
   auto r = run_medsynth("train --config " + tmp.str("c.ini") + " --train.checkpoint_every 0", 120);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("checkpoint_every"), std::string::npos) << r.err;
+  r = run_medsynth("train --config " + tmp.str("c.ini") + " --model.num_classes 3", 120);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("needs a class"), std::string::npos) << r.err;
+  // The key's first name is still read, with a warning naming the new one.
   r = run_medsynth("train --config " + tmp.str("c.ini") + " --model.class_conditioning 3", 120);
   EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("'model.class_conditioning' is now 'model.num_classes'"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("needs a class"), std::string::npos) << r.err;
 }

@@ -154,7 +154,7 @@ GanModel::GanModel(const ModelConfig& config, torch::Device device) : config_(co
   nn::check_gan_loss(config_.gan_loss);
   if (config_.num_classes > 0 || config_.slice_position) {
     throw Error("the gan family takes a label map and/or a source image, not a class or a slice position "
-                "(model.class_conditioning = 0, model.slice_position = false)", ExitCode::kUsage);
+                "(model.num_classes = 0, model.slice_position = false)", ExitCode::kUsage);
   }
   condition_channels_ = spatial_condition_channels(config_);  // with the coordinates, when patches have them
   if (config_.label_classes == 0 && !config_.source_image) {

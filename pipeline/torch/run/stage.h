@@ -72,6 +72,7 @@ const std::vector<Stage>& stages();
 
 // The stages, one per file.
 Stage ingest_stage();
+Stage augment_stage();  // stage_augment.cpp: augment.enabled (physics-simulated pairs; after ingest)
 Stage train_stage();
 Stage sample_stage();
 Stage evaluate_stage();
@@ -84,7 +85,6 @@ Stage report_stage();
 std::string fingerprint_text(const Context& ctx, const Stage& stage);
 // The lines "key = value" of one section of to_ini(config), without the keys in `skip`.
 std::string section_text(const RunConfig& config, const std::string& section, const std::set<std::string>& skip = {});
-Stage augment_stage();  // stage_augment.cpp: augment.enabled (physics-simulated pairs; after ingest)
 // "upstream.<stage> = <run id>" for each stage named.
 std::string upstream_ids(const Context& ctx, std::initializer_list<const char*> stages);
 

@@ -2,6 +2,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "medsynth/modules/generative_model.h"
 #include "medsynth/pipeline/hash.h"
 #include "medsynth/pipeline/trainer.h"
 #include "ranks.h"
@@ -21,7 +22,7 @@ std::string train_inputs(const Context& ctx) {
   // N ranks train on N times train.batch slices a step (docs/distributed.md): another trajectory.
   if (ctx.world > 1) key << "train.world_size = " << ctx.world << "\n";
   // An ldm trains on a vae: the checkpoint the folder resolves to, and its content, are inputs.
-  if (c.model.family == "ldm") {
+  if (modules::family_can(c.model.family, modules::Capability::kOnAutoencoder)) {
     const std::string vae = resolve_autoencoder(c.model.autoencoder);
     key << "autoencoder.file = " << vae << "\nautoencoder.content = " << hash_file(vae) << "\n";
   }

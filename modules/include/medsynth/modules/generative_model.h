@@ -76,13 +76,20 @@ struct SampleOptions {
   double anchor_share = 1.0;
 };
 
-// What a family can do beyond sampling. The edit commands ask for a capability and refuse a
-// model without it, naming the families that have it.
+// What a family can do beyond sampling, and how it is built: declared once, when the family is
+// registered (generative_model.cpp), and asked by name (family_can) or of a model (can). The edit
+// commands ask for a capability and refuse a model without it, naming the families that have it.
 enum class Capability {
-  kInpaint,      // regenerate a masked region, the rest exactly kept
-  kInterpolate,  // encode real images to latents and decode any latent (latent paths)
+  kInpaint,        // regenerate a masked region, the rest exactly kept
+  kInterpolate,    // encode real images to latents and decode any latent (latent paths)
+  kGuidance,       // classifier-free guidance (an unconditional branch from model.condition_dropout)
+  kCropToTissue,   // pixel-space sampler of any slice size: may sample only the box around the tissue
+  kOnAutoencoder,  // diffuses the latents of a vae given with set_autoencoder (model.autoencoder)
+  kUnconditional,  // samples with its conditions left out (the null condition it trained with)
 };
 std::string to_string(Capability c);
+// Whether the registered family `family` has `capability` (false for an unknown family).
+bool family_can(const std::string& family, Capability capability);
 
 class GenerativeModel {
  public:
@@ -104,7 +111,10 @@ class GenerativeModel {
 
   // Sampling (uses the EMA weights). Returns [B, C, H, W] in [-1, 1].
   virtual torch::Tensor sample(const Condition& condition, const SampleOptions& options) = 0;
-  virtual bool can(Capability) const { return false; }
+  // The capabilities registered for family(); not overridden per family.
+  bool can(Capability c) const { return family_can(family(), c); }
+  // Capability::kOnAutoencoder: the trained vae whose latents this model diffuses.
+  virtual void set_autoencoder(std::unique_ptr<GenerativeModel> autoencoder);
 
   // Latents (Capability::kInterpolate). encode maps images [B, C, H, W] in [-1, 1] (with their
   // condition) to latents; sample() with options.initial = a latent decodes it. Latents are

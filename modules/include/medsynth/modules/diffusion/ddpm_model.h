@@ -30,7 +30,6 @@ class DdpmModel : public GenerativeModel {
   StepStats train_step(const Batch& batch, std::uint64_t seed) override;
 
   torch::Tensor sample(const Condition& condition, const SampleOptions& options) override;
-  bool can(Capability c) const override { return c == Capability::kInpaint || c == Capability::kInterpolate; }
   // DDIM inversion (Song et al. 2021, sec. 4.3): the deterministic path from the image back to
   // noise, run with options.steps; sample() with options.initial and eta 0 walks it back.
   torch::Tensor encode(const torch::Tensor& image, const Condition& condition, const SampleOptions& options) override;

@@ -23,7 +23,7 @@ class LdmModel : public GenerativeModel {
   LdmModel(const ModelConfig& config, torch::Device device);
   // Takes the trained vae whose latents this model diffuses; refuses another family, or a vae
   // trained on another grid or other conditions.
-  void set_autoencoder(std::unique_ptr<GenerativeModel> vae);
+  void set_autoencoder(std::unique_ptr<GenerativeModel> vae) override;
 
   std::string family() const override { return "ldm"; }
   const ModelConfig& config() const override { return config_; }
@@ -34,7 +34,6 @@ class LdmModel : public GenerativeModel {
   StepStats train_step(const Batch& batch, std::uint64_t seed) override;
 
   torch::Tensor sample(const Condition& condition, const SampleOptions& options) override;
-  bool can(Capability c) const override { return c == Capability::kInpaint || c == Capability::kInterpolate; }
   torch::Tensor encode(const torch::Tensor& image, const Condition& condition, const SampleOptions& options) override;
 
   void save(torch::serialize::OutputArchive& archive) override;

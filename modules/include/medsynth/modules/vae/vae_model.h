@@ -56,7 +56,6 @@ class VaeModel : public GenerativeModel {
 
   // Decodes z ~ N(0, I) drawn from each sample's seed, or options.initial, with the condition.
   torch::Tensor sample(const Condition& condition, const SampleOptions& options) override;
-  bool can(Capability c) const override { return c == Capability::kInterpolate; }
   // The posterior mean (EMA weights).
   torch::Tensor encode(const torch::Tensor& image, const Condition& condition, const SampleOptions& options) override;
 
