@@ -22,6 +22,7 @@ md::ModelConfig tiny(const std::string& family) {
   c.groups = 4;
   c.label_classes = 3;
   c.latent_channels = 2;
+  c.disc_layers = 2;  // a PatchGAN of 16-pixel slices
   return c;
 }
 

@@ -47,11 +47,12 @@ int run_run(const po::variables_map& vm) {
 Command make_run_command() {
   Command c;
   c.name = "run";
-  c.summary = "run a config's stages: ingest, train, sample, evaluate, export, utility, report";
+  c.summary = "run a config's stages: ingest, augment, train, sample, evaluate, export, utility, report";
   c.usage = "medsynth run CONFIG.ini [--from STAGE | --only STAGE] [--force STAGE ...] [--nproc N] [--section.key value ...]";
   c.details =
-      "Runs ingest -> train -> sample -> evaluate -> export -> utility (when utility.enabled) ->\n"
-      "report into the run folder train.out, one sub-folder per stage with its artefacts and\n"
+      "Runs ingest -> augment (when augment.enabled) -> train -> sample -> evaluate -> export ->\n"
+      "utility (when utility.enabled) -> report into the run folder train.out, one sub-folder per\n"
+      "stage with its artefacts and\n"
       "stage.json (fingerprint of the settings and inputs it reads, versions, seeds, timings,\n"
       "status). A stage whose fingerprint is unchanged and whose artefacts exist is skipped; a\n"
       "killed run started again finishes what is left (training resumes from its newest\n"

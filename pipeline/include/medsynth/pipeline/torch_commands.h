@@ -24,7 +24,7 @@ inline const LazyCommand kTorchCommands[] = {
     {"train", "train a generative model on the slices of a dataset"},
     {"sample", "synthesise a volume from a checkpoint and a condition"},
     {"edit", "edit scans with a trained model: interpolate, inpaint, sketch"},
-    {"run", "run a config's stages: ingest, train, sample, evaluate, export, utility, report"},
+    {"run", "run a config's stages: ingest, augment, train, sample, evaluate, export, utility, report"},
     {"demo", "the demo: train on Colin27's tissue map, synthesise the T1, evaluate, export (built-in config)"},
     {"utility", "train a segmenter on real, synthetic and mixed slices; Dice on held-out real slices"},
 };
