@@ -3,6 +3,7 @@
 // run (the machines are shared: ratios drift less than seconds):
 //   (a) training images/s, batch 16 (warm-up steps, then timed steps);
 //   (b) sampling seconds per slice, batch 16 (ddpm and ldm: DDIM 50 steps; vae and gan: one pass);
+//       the SPADE ddpm also with its label-map branch on every step, as a ratio (issue 21, item 2);
 //   (c) seconds per whole 181-slice volume, ldm vs ddpm, both DDIM 50, batches of 16.
 // Model settings are the shipped configs' (configs/colin27-tissue-ddpm.ini,
 // colin27-tissue-spade.ini, brainweb-pd-to-t1-pix2pix.ini); vae and ldm, which have no shipped
@@ -68,6 +69,13 @@ std::vector<Family> families(int label_classes) {
     f.model.parametrization = "v";
     f.model.schedule = "cosine";
     f.model.condition_dropout = 0.1;
+    f.optim.grad_clip = 1;
+    out.push_back(f);
+  }
+  {
+    Family f{"ddpm spade", {}, {}, true};  // configs/colin27-aal-ddpm.ini's network (tissue labels here)
+    f.model = out.front().model;
+    f.model.label_mode = "spade";
     f.optim.grad_clip = 1;
     out.push_back(f);
   }
@@ -169,6 +177,9 @@ struct Row {
   std::string name;
   std::int64_t parameters = 0;
   double train_images_per_s = 0, sample_s_per_slice = 0;
+  // SPADE diffusions: the same DDIM 50 with the label-map branch run on every step
+  // (SampleOptions::reuse_conditions false: what sampling cost before it was computed once).
+  double sample_every_step_s_per_slice = 0;
   int sample_batches = 0;
 };
 
@@ -293,6 +304,15 @@ int main(int argc, char** argv) {
     r.sample_batches = n;
     std::printf("  %-12s %9lld parameters  train %6.2f images/s  sample %.4f s/slice\n", r.name.c_str(),
                 static_cast<long long>(r.parameters), r.train_images_per_s, r.sample_s_per_slice);
+    if (f.diffusion && f.model.label_mode == "spade") {
+      auto every_step = opts;
+      every_step.reuse_conditions = false;
+      t0 = Clock::now();
+      m->sample(cond, every_step);
+      r.sample_every_step_s_per_slice = since(t0) / batch;
+      std::printf("  %-12s SPADE branch on every step: %.4f s/slice (computed once: %.2fx the time)\n", "",
+                  r.sample_every_step_s_per_slice, r.sample_s_per_slice / r.sample_every_step_s_per_slice);
+    }
     std::fflush(stdout);
     rows.push_back(r);
 
@@ -304,7 +324,7 @@ int main(int argc, char** argv) {
       info.step = warmup + steps;
       mp::save_checkpoint(vae_ckpt, *m, info);
     }
-    if (f.model.family == "ddpm") ddpm_model = std::move(m);
+    if (f.name == "ddpm") ddpm_model = std::move(m);
     if (f.model.family == "ldm") ldm_model = std::move(m);
   }
 
@@ -356,6 +376,10 @@ int main(int argc, char** argv) {
                                {"sample_s_per_slice", r.sample_s_per_slice},
                                {"sample_batches_timed", r.sample_batches},
                                {"sample_ratio_to_ddpm", r.sample_s_per_slice / ref.sample_s_per_slice}});
+      if (r.sample_every_step_s_per_slice > 0) {
+        j["families"].back()["sample_every_step_s_per_slice"] = r.sample_every_step_s_per_slice;
+        j["families"].back()["reuse_over_every_step"] = r.sample_s_per_slice / r.sample_every_step_s_per_slice;
+      }
     }
     if (volume_slices > 0) {
       j["volume"] = {{"slices", volume_slices},

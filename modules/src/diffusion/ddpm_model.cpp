@@ -232,6 +232,7 @@ torch::Tensor DdpmModel::sample(const Condition& c, const SampleOptions& o) {
     for (std::size_t i = 0; i < steps_from.seeds.size(); ++i) steps_from.seeds[i] = derive_seed(o.seeds[i], 1, 17);
     gens = sample_generators(steps_from, B);
   }
+  nn::HeldConditions held(*ema_, o.reuse_conditions);  // c is the same on every step
   return diffusion::sample(schedule_, denoiser(c, o.guidance), x, o,
                            [&] { return per_sample_noise(gens, shape, device_); });
 }
@@ -240,6 +241,7 @@ torch::Tensor DdpmModel::encode(const torch::Tensor& image, const Condition& c, 
   check_condition(c);
   torch::NoGradGuard ng;
   ema_->eval();
+  nn::HeldConditions held(*ema_, o.reuse_conditions);
   return diffusion::invert(schedule_, denoiser(c, o.guidance), image.to(device_, torch::kFloat), o);
 }
 

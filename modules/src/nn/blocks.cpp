@@ -28,11 +28,40 @@ SpadeImpl::SpadeImpl(int channels, int label_channels, int groups, int hidden) {
 }
 
 torch::Tensor SpadeImpl::forward(const torch::Tensor& x, const torch::Tensor& labels) {
-  auto l = F::interpolate(labels, F::InterpolateFuncOptions()
-                                      .size(std::vector<int64_t>{x.size(2), x.size(3)})
-                                      .mode(torch::kNearest));
-  auto h = torch::relu(shared(l));
-  return norm(x.to(torch::kFloat)) * (1 + gamma(h)) + beta(h);
+  const bool reuse = held && held_gamma.defined() && held_gamma.size(0) == x.size(0) &&
+                     held_gamma.size(2) == x.size(2) && held_gamma.size(3) == x.size(3);
+  torch::Tensor g = held_gamma, b = held_beta;
+  if (!reuse) {
+    auto l = F::interpolate(labels, F::InterpolateFuncOptions()
+                                        .size(std::vector<int64_t>{x.size(2), x.size(3)})
+                                        .mode(torch::kNearest));
+    auto h = torch::relu(shared(l));
+    g = gamma(h);
+    b = beta(h);
+    if (held) {
+      held_gamma = g;
+      held_beta = b;
+    }
+  }
+  return norm(x.to(torch::kFloat)) * (1 + g) + b;
+}
+
+HeldConditions::HeldConditions(torch::nn::Module& net, bool on) {
+  if (!on) return;
+  for (const auto& m : net.modules(/*include_self=*/true)) {
+    if (auto spade = std::dynamic_pointer_cast<SpadeImpl>(m)) {
+      spade->held = true;
+      spade->held_gamma = spade->held_beta = torch::Tensor();
+      spades_.push_back(std::move(spade));
+    }
+  }
+}
+
+HeldConditions::~HeldConditions() {
+  for (auto& spade : spades_) {
+    spade->held = false;
+    spade->held_gamma = spade->held_beta = torch::Tensor();
+  }
 }
 
 AdaptiveNormImpl::AdaptiveNormImpl(int channels, int groups, int label_channels) {

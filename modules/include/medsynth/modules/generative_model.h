@@ -74,6 +74,10 @@ struct SampleOptions {
   std::vector<std::uint64_t> anchor_lo, anchor_hi;
   std::vector<double> anchor_weight;
   double anchor_share = 1.0;
+  // What depends on the condition alone and not on the step (SPADE's scale and shift from the
+  // label map) is computed on a diffusion sampler's first step and reused on the others; false
+  // computes it on every step (the same result bit for bit: bench_families measures the two).
+  bool reuse_conditions = true;
 };
 
 // What a family can do beyond sampling, and how it is built: declared once, when the family is

@@ -20,8 +20,27 @@ struct SpadeImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& labels);
   torch::nn::GroupNorm norm{nullptr};
   torch::nn::Conv2d shared{nullptr}, gamma{nullptr}, beta{nullptr};
+  // While held (HeldConditions), the scale and shift of the first call are reused by the next
+  // calls of the same batch and size: the label map is the caller's promise not to change.
+  bool held = false;
+  torch::Tensor held_gamma, held_beta;
 };
 TORCH_MODULE(Spade);
+
+// For the life of this guard, every SPADE in `net` computes its label-map branch once and reuses
+// it (a diffusion sampler's steps over one condition: three of every SPADE's four convolutions
+// are not run again). The guard's owner keeps the label map the same while it lives; the held
+// tensors are dropped when it ends. Inactive (`on` false): nothing changes.
+class HeldConditions {
+ public:
+  HeldConditions(torch::nn::Module& net, bool on);
+  ~HeldConditions();
+  HeldConditions(const HeldConditions&) = delete;
+  HeldConditions& operator=(const HeldConditions&) = delete;
+
+ private:
+  std::vector<std::shared_ptr<SpadeImpl>> spades_;
+};
 
 // Normalisation that is GroupNorm, or SPADE when a label map conditions the block.
 struct AdaptiveNormImpl : torch::nn::Module {
