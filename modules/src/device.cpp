@@ -1,5 +1,9 @@
 #include "medsynth/modules/device.h"
 
+#include <malloc.h>
+
+#include <limits>
+
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
@@ -37,10 +41,25 @@ torch::Device parse_device(const std::string& spec) {
   throw UsageError("--device " + spec + ": expected auto, cpu, cuda or cuda:K");
 }
 
+void keep_freed_memory() {
+  // LibTorch's CPU tensors come from malloc. glibc serves blocks above its mmap threshold (at most
+  // 32 MiB) with a fresh mmap and unmaps them on free, so every large activation of every step is
+  // page-faulted in again: at a 181x217 grid, batch 16, that was 25% of sampling's wall time in
+  // system calls (4.1 s of 16.4), and 27 s of 46 at batch 64. Served from the heap and kept there,
+  // the same memory is reused: 12.7 s and 16.4 s, the same peak at batch 16 (docs/performance.md).
+  static const bool once = [] {
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+    return true;
+  }();
+  (void)once;
+}
+
 int configure_threads(int threads) {
   // Denormal floats (tiny weights and gradients late in training) are ~100x slower on x86;
   // flushing them to zero is what PyTorch's torch.set_flush_denormal(True) does.
   at::globalContext().setFlushDenormal(true);
+  keep_freed_memory();
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
   return at::get_num_threads();

@@ -10,6 +10,10 @@ namespace medsynth::modules {
 // "cpu"; "cuda" or "cuda:K". Throws medsynth::Error (exit 1) for anything else or a missing GPU.
 torch::Device parse_device(const std::string& spec);
 
+// Large freed blocks stay in malloc's heap instead of going back to the system (LibTorch's CPU
+// activations are malloc'ed each step): called by configure_threads, once per process.
+void keep_freed_memory();
+
 // LibTorch runs one intra-op thread by default here; medsynth uses every core unless told.
 // threads <= 0 means "the number of cores". Returns the count in effect.
 int configure_threads(int threads);
