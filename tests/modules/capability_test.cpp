@@ -7,24 +7,13 @@
 
 #include "medsynth/error.h"
 #include "medsynth/modules/generative_model.h"
+#include "tiny_model.h"
 
 namespace md = medsynth::modules;
 
 namespace {
 
-md::ModelConfig tiny(const std::string& family) {
-  md::ModelConfig c;
-  c.family = family;
-  c.image_size = 16;
-  c.channels = {8, 16};
-  c.res_blocks = 1;
-  c.attention_levels = 0;
-  c.groups = 4;
-  c.label_classes = 3;
-  c.latent_channels = 2;
-  c.disc_layers = 2;  // a PatchGAN of 16-pixel slices
-  return c;
-}
+md::ModelConfig tiny(const std::string& family) { return medsynth::test::tiny_model(family); }
 
 }  // namespace
 

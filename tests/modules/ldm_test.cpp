@@ -9,23 +9,13 @@
 
 #include "medsynth/error.h"
 #include "medsynth/modules/ldm/ldm_model.h"
+#include "tiny_model.h"
 
 namespace md = medsynth::modules;
 
 namespace {
 
-md::ModelConfig tiny(const std::string& family, int size) {
-  md::ModelConfig c;
-  c.family = family;
-  c.image_size = size;
-  c.channels = {8, 16};
-  c.res_blocks = 1;
-  c.attention_levels = 0;
-  c.groups = 4;
-  c.label_classes = 3;
-  c.latent_channels = 2;
-  return c;
-}
+md::ModelConfig tiny(const std::string& family, int size) { return medsynth::test::tiny_model(family, size); }
 
 std::string error_of(const std::function<void()>& f) {
   try {

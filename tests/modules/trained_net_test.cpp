@@ -12,23 +12,14 @@
 #include <vector>
 
 #include "medsynth/modules/generative_model.h"
+#include "tiny_model.h"
 
 namespace md = medsynth::modules;
 
 namespace {
 
 md::ModelConfig tiny(const std::string& family) {
-  md::ModelConfig c;
-  c.family = family;
-  c.image_size = 32;
-  c.channels = {8, 16};
-  c.res_blocks = 1;
-  c.attention_levels = 0;
-  c.groups = 4;
-  c.label_classes = 3;
-  c.latent_channels = 2;
-  c.disc_layers = 2;
-  c.disc_channels = 8;
+  auto c = medsynth::test::tiny_model(family, 32);
   if (family == "vae") c.adv_weight = 0.1, c.perceptual_weight = 0.1;  // VAE-GAN
   return c;
 }
