@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   }
   md::configure_threads(threads);
   md::ModelConfig c;
-  c.image_size = std::max(w, h);
+  c.image_size = (std::max(w, h) + 7) / 8 * 8;  // the U-Net pads a slice of any size (181x217) to a multiple of 8
   c.channels = {32, 64, 128};
   c.res_blocks = 1;
   c.attention_levels = 0;
